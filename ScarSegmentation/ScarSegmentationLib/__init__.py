@@ -1,0 +1,1 @@
+"""Scar segmentation pipeline: study I/O, models, stages, command line. No Qt, no slicer.app."""
