@@ -1,0 +1,124 @@
+"""The pipeline object: stages wired in order, with progress, cancellation, timing and memory.
+
+Each stage is an object with a `name` and `run(ctx, progress)`; it reads what earlier stages put
+in the PipelineContext and adds its own results. Adding a stage is a local change: write the
+stage, add it to `build_stages`. Stages whose models are absent are simply not in the list, so
+their outputs are absent (never faked).
+"""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .crop import CropBox
+from .errors import CancelledError
+from .study import Study
+
+ProgressCallback = Callable[[float, str], None]  # (fraction 0..1 of the whole run, message)
+
+
+@dataclass
+class PipelineOptions:
+    mc_samples: int = 4  # Monte-Carlo dropout samples in stage 2 (0 or 1 = deterministic)
+    core_method: str = "fwhm"  # "fwhm" or "nsd:<n>" (n standard deviations above remote)
+    scar_method: str = "auto"  # "auto" = best available; "threshold" = FWHM in myocardium
+    threads: int = 2
+    keep_probabilities: bool = True
+    seed: int = 0
+
+
+@dataclass
+class PipelineContext:
+    """Everything stages share. Arrays are on the study grid, indexed (k, j, i)."""
+
+    study: Study
+    options: PipelineOptions
+    standardized: np.ndarray | None = None  # (k, j, i) float32 in [0, 1]
+    roi_mask: np.ndarray | None = None  # stage 1: LV region (blood pool + myocardium)
+    crop_boxes: dict[int, CropBox] = field(default_factory=dict)  # slice k -> crop of stage 2
+    crop_probs: dict[int, np.ndarray] = field(default_factory=dict)  # k -> (3, S, S) bg/bp/myo
+    masks: dict[str, np.ndarray] = field(default_factory=dict)  # canonical segment name -> bool
+    maps: dict[str, np.ndarray] = field(default_factory=dict)  # float volumes (probability, uncertainty)
+    slice_info: dict[int, dict[str, Any]] = field(default_factory=dict)  # k -> per-slice QC values
+    tables: dict[str, Any] = field(default_factory=dict)  # name -> ScarQuantificationLib Table
+    boxes: list[dict[str, Any]] = field(default_factory=list)  # detector boxes (k, x0, y0, x1, y1, score)
+    notes: list[str] = field(default_factory=list)  # human-readable remarks for the report
+
+    def info(self, k: int) -> dict[str, Any]:
+        return self.slice_info.setdefault(int(k), {})
+
+
+class Stage(Protocol):
+    name: str
+
+    def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None: ...
+
+
+@dataclass
+class PipelineResult:
+    study: Study
+    masks: dict[str, np.ndarray]
+    maps: dict[str, np.ndarray]
+    tables: dict[str, Any]
+    slice_info: dict[int, dict[str, Any]]
+    boxes: list[dict[str, Any]]
+    notes: list[str]
+    stages: list[str]
+    seconds: dict[str, float]  # per stage, plus "total"
+    peak_memory_mb: float  # peak resident set size of this process so far
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class Pipeline:
+    def __init__(self, stages: list[Stage], options: PipelineOptions | None = None) -> None:
+        self.stages = list(stages)
+        self.options = options or PipelineOptions()
+
+    def run(
+        self,
+        study: Study,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> PipelineResult:
+        ctx = PipelineContext(study=study, options=self.options)
+        report = progress or (lambda fraction, message: None)
+        seconds: dict[str, float] = {}
+        n = max(len(self.stages), 1)
+        t_all = time.perf_counter()
+        for i, stage in enumerate(self.stages):
+            if cancel is not None and cancel.is_set():
+                raise CancelledError(f"cancelled before stage '{stage.name}'")
+
+            def stage_progress(fraction: float, message: str, i: int = i) -> None:
+                if cancel is not None and cancel.is_set():
+                    raise CancelledError(f"cancelled during stage '{self.stages[i].name}'")
+                report((i + min(max(fraction, 0.0), 1.0)) / n, message)
+
+            report(i / n, f"{stage.name}...")
+            t0 = time.perf_counter()
+            stage.run(ctx, stage_progress)
+            seconds[stage.name] = time.perf_counter() - t0
+        seconds["total"] = time.perf_counter() - t_all
+        report(1.0, "done")
+        return PipelineResult(
+            study=study,
+            masks=ctx.masks,
+            maps=ctx.maps,
+            tables=ctx.tables,
+            slice_info=ctx.slice_info,
+            boxes=ctx.boxes,
+            notes=ctx.notes,
+            stages=[s.name for s in self.stages],
+            seconds=seconds,
+            peak_memory_mb=_peak_rss_mb(),
+        )
