@@ -1,0 +1,82 @@
+"""`scarseg`: the headless command line (run, batch, evaluate, features, classify, train, phantom)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from .errors import ScarSegError
+
+# Subcommand -> module under ScarSegmentationLib exposing add_arguments(parser) and run(args).
+# Imported lazily so `scarseg --help` and light commands do not pay for torch or slicer.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("commands.run", "segment and quantify one study, write all outputs to a folder"),
+    "batch": ("commands.batch", "run many studies (a folder or a CSV list), one summary table"),
+    "evaluate": ("commands.evaluate", "compare predicted label maps with reference labels"),
+    "features": ("commands.features", "export per-patient scar morphology features (CSV)"),
+    "classify": ("commands.classify", "cross-validated XGBoost classifier on a features CSV"),
+    "train": ("commands.train", "train a model (roi, myocardium, anatomy) on ../shared/data"),
+    "phantom": ("commands.phantom", "write the synthetic LGE phantom with its ground truth"),
+}
+
+EPILOG = """\
+examples:
+  scarseg run ../shared/data/emidec-nifti/Case_P100 -o out/Case_P100
+  scarseg run /path/to/dicom_folder --series 12 -o out/patient1
+  scarseg batch studies.csv -o out/cohort --workers 2
+  scarseg evaluate out/cohort ../shared/data/myops-train25
+  scarseg <command> --help   (options of one command)
+
+Exit status: 0 success, 1 a study or input could not be processed (message on stderr),
+2 wrong command-line usage. Weights are CC BY-NC-SA 4.0 (trained on EMIDEC): research only.
+"""
+
+
+def _quiet_third_party() -> None:
+    # ultralytics reaches for the network unless told not to; keep every run offline.
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scarseg",
+        description=(
+            "MyocardialScar: LV myocardium and scar segmentation and quantification of "
+            "late-gadolinium-enhancement (LGE) short-axis cardiac MRI."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=(module.__doc__ or help_text).strip(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_third_party()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except ScarSegError as exc:
+        print(f"scarseg {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"scarseg {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

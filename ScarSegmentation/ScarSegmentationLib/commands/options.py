@@ -1,0 +1,70 @@
+"""Options shared by `scarseg run` and `scarseg batch`, mapped onto PipelineOptions."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..pipeline import PipelineOptions
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("pipeline options")
+    g.add_argument(
+        "--mc-samples",
+        type=int,
+        default=PipelineOptions.mc_samples,
+        metavar="N",
+        help="Monte-Carlo dropout samples of the myocardium network for the uncertainty map "
+        "and per-slice QC (default %(default)s; 1 = deterministic, fastest)",
+    )
+    g.add_argument(
+        "--scar-method",
+        choices=["auto", "threshold", "none"],
+        default=PipelineOptions.scar_method,
+        help="scar segmentation: auto = the scar network when installed, else FWHM threshold "
+        "inside the predicted myocardium; threshold = always FWHM; none = myocardium only "
+        "(default %(default)s)",
+    )
+    g.add_argument(
+        "--core-method",
+        default=PipelineOptions.core_method,
+        metavar="METHOD",
+        help="core scar inside the enhanced region: fwhm, or nsd:N for N standard deviations "
+        "above remote myocardium, e.g. nsd:5 (default %(default)s)",
+    )
+    g.add_argument(
+        "--threads",
+        type=int,
+        default=PipelineOptions.threads,
+        metavar="N",
+        help="CPU threads for the networks (default %(default)s)",
+    )
+    g.add_argument(
+        "--no-probabilities",
+        action="store_true",
+        help="do not write probability and uncertainty volumes into the scene",
+    )
+
+
+def pipeline_options(args: argparse.Namespace) -> PipelineOptions:
+    return PipelineOptions(
+        mc_samples=args.mc_samples,
+        core_method=args.core_method,
+        scar_method=args.scar_method,
+        threads=args.threads,
+        keep_probabilities=not args.no_probabilities,
+    )
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("output options")
+    g.add_argument(
+        "-o", "--output", required=True, metavar="OUTDIR", help="output folder (must not exist)"
+    )
+    g.add_argument(
+        "--overwrite", action="store_true", help="replace OUTDIR if it exists (after success)"
+    )
+    g.add_argument(
+        "--no-overview", action="store_true", help="skip the rendered overview.png (faster)"
+    )
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress messages")

@@ -1,0 +1,30 @@
+"""Train one of the models on the real data (CPU, resumable, logged).
+
+MODEL is roi (stage 1 LV ROI U-Net), myocardium (stage 2 U-Net) or anatomy (stage 3
+autoencoder + Gaussian mixture). Data: SCARSEG_DATA or ../shared/data; patient split:
+Resources/Models/split.json. Run `scarseg train MODEL --help` for the model's options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+TRAINERS = {
+    "roi": "training.train_unet",
+    "myocardium": "training.train_unet",
+    "anatomy": "training.train_anatomy",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
+    for name, module_name in TRAINERS.items():
+        p = sub.add_parser(name, help=f"train the {name} model")
+        module = importlib.import_module(f"{__package__.rsplit('.', 1)[0]}.{module_name}")
+        module.add_arguments(p)
+        p.set_defaults(_train=module.run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return int(args._train(args) or 0)
