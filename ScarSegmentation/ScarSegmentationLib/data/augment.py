@@ -1,0 +1,66 @@
+"""Cheap seeded augmentations (numpy/scipy): spatial parameters for `sample_box`, intensity ops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ..crop import CropBox
+
+
+@dataclass
+class Spatial:
+    box: CropBox
+    rotation_deg: float
+    flip: bool
+    displacement: np.ndarray | None
+    aspect: float
+
+
+def jitter_box(
+    box: CropBox,
+    rng: np.random.Generator,
+    shift: float = 0.10,
+    scale: tuple[float, float] = (0.8, 1.25),
+) -> CropBox:
+    """Centre moved by up to +-shift x side, side scaled log-uniformly within `scale`."""
+    dy, dx = rng.uniform(-shift, shift, 2) * box.side
+    s = float(np.exp(rng.uniform(np.log(scale[0]), np.log(scale[1]))))
+    return CropBox(box.center_y + dy, box.center_x + dx, box.side * s)
+
+
+def elastic_field(
+    rng: np.random.Generator, size: int, alpha: float = 3.0, grid: int = 5
+) -> np.ndarray:
+    """Smooth random displacement (2, size, size) in output pixels: coarse Gaussian noise
+    (grid x grid, std alpha) upsampled with cubic splines."""
+    coarse = rng.normal(0.0, alpha, (2, grid, grid))
+    return np.stack([ndimage.zoom(c, size / grid, order=3) for c in coarse])[:, :size, :size]
+
+
+def random_spatial(
+    box: CropBox,
+    rng: np.random.Generator,
+    size: int,
+    shift: float,
+    scale: tuple[float, float],
+    p_elastic: float = 0.5,
+) -> Spatial:
+    return Spatial(
+        box=jitter_box(box, rng, shift, scale),
+        rotation_deg=float(rng.uniform(0.0, 360.0)),  # orientation differs across centres
+        flip=bool(rng.random() < 0.5),
+        displacement=elastic_field(rng, size) if rng.random() < p_elastic else None,
+        aspect=float(np.exp(rng.uniform(-np.log(1.5), np.log(1.5)))),
+    )
+
+
+def random_intensity(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Gamma, contrast/brightness and Rayleigh (magnitude-MRI-like) noise on a [0, 1] image."""
+    img = np.clip(image, 0.0, 1.0) ** float(np.exp(rng.uniform(-0.4, 0.4)))
+    img = img * rng.uniform(0.85, 1.15) + rng.uniform(-0.08, 0.08)
+    if rng.random() < 0.3:
+        img = img + rng.rayleigh(rng.uniform(0.005, 0.04), img.shape)
+    return img.astype(np.float32)

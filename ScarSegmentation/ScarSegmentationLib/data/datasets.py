@@ -1,0 +1,92 @@
+"""Per-slice training samples for the ROI and myocardium networks.
+
+Slices are standardised once (`prepare`); each draw resamples a randomly transformed view
+(`make_sample`), so augmentation costs two map_coordinates calls per sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..crop import CROP_SIZE, CropBox
+from ..intensity import standardize_slice
+from .augment import random_intensity, random_spatial
+from .geometry import LV_LABELS, antialias, lv_box_from_mask, roi_box, sample_box
+from .loaders import PatientSlices
+
+KINDS = ("roi", "myocardium")
+N_CLASSES = {"roi": 2, "myocardium": 3}
+MIN_LV_PIXELS = 20  # slices with a smaller LV label are not used to train the myocardium net
+
+
+@dataclass
+class PreparedSlice:
+    patient_id: str
+    centre: str
+    index: int  # position in the patient's stack
+    std: np.ndarray  # standardised slice, float32 [0, 1]
+    roi_src: np.ndarray  # std, anti-aliased for the ROI view
+    label: np.ndarray  # uint8 EMIDEC labels
+    lv_box: CropBox | None  # crop of the ground-truth LV (None: no LV on this slice)
+
+
+def prepare(patients: dict[str, PatientSlices]) -> list[PreparedSlice]:
+    out = []
+    for pid, p in patients.items():
+        for i, (img, lab) in enumerate(zip(p.images, p.labels, strict=True)):
+            std = standardize_slice(img)
+            box = roi_box(std.shape)
+            lv = np.isin(lab, LV_LABELS)
+            out.append(
+                PreparedSlice(
+                    pid,
+                    p.centre,
+                    i,
+                    std,
+                    antialias(std, box.side / CROP_SIZE),
+                    lab,
+                    lv_box_from_mask(lv) if lv.sum() >= MIN_LV_PIXELS else None,
+                )
+            )
+    return out
+
+
+def target(label: np.ndarray, kind: str) -> np.ndarray:
+    """EMIDEC labels -> class indices: roi 0/1 (LV); myocardium 0 bg, 1 blood pool, 2 myo."""
+    if kind == "roi":
+        return np.isin(label, LV_LABELS).astype(np.int64)
+    out = np.zeros(label.shape, dtype=np.int64)
+    out[label == 1] = 1
+    out[label >= 2] = 2
+    return out
+
+
+def usable(s: PreparedSlice, kind: str) -> bool:
+    return kind == "roi" or s.lv_box is not None
+
+
+def make_sample(
+    s: PreparedSlice, kind: str, rng: np.random.Generator | None, size: int = CROP_SIZE
+) -> tuple[np.ndarray, np.ndarray]:
+    """(image (size, size) float32, target (size, size) int64); augmented when rng is given."""
+    if kind == "roi":
+        src, box, shift = s.roi_src, roi_box(s.std.shape), 0.05
+    else:
+        assert s.lv_box is not None
+        src, box, shift = s.std, s.lv_box, 0.10
+    if rng is None:
+        img = sample_box(src, box, size)
+        lab = sample_box(s.label, box, size, order=0)
+        return img, target(lab, kind)
+    sp = random_spatial(box, rng, size, shift=shift, scale=(0.8, 1.25))
+    kw = {
+        "rotation_deg": sp.rotation_deg,
+        "flip": sp.flip,
+        "displacement": sp.displacement,
+        "aspect": sp.aspect,
+    }
+    img = sample_box(src, sp.box, size, **kw)
+    lab = sample_box(s.label, sp.box, size, order=0, **kw)
+    return random_intensity(img, rng), target(lab, kind)

@@ -1,0 +1,107 @@
+"""Residual U-Net with Monte-Carlo dropout, used by stage 1 (LV ROI) and stage 2 (myocardium).
+
+Encoder: a residual block per level, then max-pool + Dropout2d before the next level (depth
+down-samplings). Decoder: transposed-conv up-sampling, concatenation with the skip, residual
+block. MC dropout at inference = dropout layers in train mode while batch norm stays in eval mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class ResBlock(nn.Module):
+    """Two 3x3 conv + BN (+ReLU) with an identity (or 1x1 projection) shortcut."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+        )
+        self.skip = (
+            nn.Identity()
+            if cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        )
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.body(x) + self.skip(x))
+
+
+class ResUNet(nn.Module):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        n_classes: int = 2,
+        base_filters: int = 8,
+        depth: int = 4,
+        dropout: float = 0.2,
+        input_size: int = 128,
+    ) -> None:
+        super().__init__()
+        self.config: dict[str, Any] = {
+            "in_channels": in_channels,
+            "n_classes": n_classes,
+            "base_filters": base_filters,
+            "depth": depth,
+            "dropout": dropout,
+            "input_size": input_size,
+        }
+        widths = [base_filters * 2**d for d in range(depth + 1)]
+        self.stem = ResBlock(in_channels, widths[0])
+        self.down = nn.ModuleList(
+            nn.Sequential(
+                nn.MaxPool2d(2), nn.Dropout2d(dropout), ResBlock(widths[d], widths[d + 1])
+            )
+            for d in range(depth)
+        )
+        self.up = nn.ModuleList(
+            nn.ConvTranspose2d(widths[d + 1], widths[d], 2, stride=2)
+            for d in reversed(range(depth))
+        )
+        self.dec = nn.ModuleList(ResBlock(2 * widths[d], widths[d]) for d in reversed(range(depth)))
+        self.head = nn.Conv2d(widths[0], n_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> logits (N, n_classes, H, W); H and W divisible by 2**depth."""
+        skips = [self.stem(x)]
+        for layer in self.down:
+            skips.append(layer(skips[-1]))
+        h = skips.pop()
+        for up, dec in zip(self.up, self.dec, strict=True):
+            h = dec(torch.cat([up(h), skips.pop()], dim=1))
+        return self.head(h)
+
+
+def enable_mc_dropout(model: nn.Module, enabled: bool = True) -> None:
+    """Eval mode everywhere, then dropout layers back to train mode when enabled."""
+    model.eval()
+    if enabled:
+        for m in model.modules():
+            if isinstance(m, nn.Dropout | nn.Dropout2d):
+                m.train()
+
+
+@torch.no_grad()
+def mc_predict(model: nn.Module, x: torch.Tensor, samples: int) -> torch.Tensor:
+    """Softmax probabilities (S, N, C, H, W): S = samples MC-dropout passes, or 1 deterministic
+    pass when samples <= 1. Leaves the model in eval mode."""
+    if samples <= 1:
+        enable_mc_dropout(model, False)
+        return torch.softmax(model(x), dim=1)[None]
+    enable_mc_dropout(model, True)
+    try:
+        # One batched pass over the repeated input: dropout masks differ per item.
+        n = x.shape[0]
+        probs = torch.softmax(model(x.repeat(samples, 1, 1, 1)), dim=1)
+        return probs.reshape(samples, n, *probs.shape[1:])
+    finally:
+        enable_mc_dropout(model, False)

@@ -1,0 +1,239 @@
+"""Train the stage-1 (LV ROI) or stage-2 (myocardium) residual U-Net on the real data, CPU only.
+
+    python -m ScarSegmentationLib.training.train_unet {roi,myocardium} [--epochs N] [--resume]
+        [--deadline 2026-11-23T02:05:00]
+
+Trains on the train split of Resources/Models/split.json (EMIDEC + MyoPS; slices drawn so each
+centre contributes half of every epoch), evaluates per-patient Dice on the val split after each
+epoch, saves <out>/last.pt (model, optimizer, scheduler, epoch, RNG) and <out>/best.pt (best val
+score), and logs to <out>/train.log. Resumes from last.pt with --resume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data import PatientSlices, load_all, load_split
+from ..data.datasets import KINDS, N_CLASSES, PreparedSlice, make_sample, prepare, usable
+from ..models.unet import ResUNet
+from .losses import class_weights, segmentation_loss
+
+BASE_FILTERS = {"roi": 8, "myocardium": 16}  # myocardium net: twice the ROI net's filters
+CLASS_NAMES = {
+    "roi": ["background", "lv"],
+    "myocardium": ["background", "blood_pool", "myocardium"],
+}
+log = logging.getLogger("scarseg.train")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kind", choices=KINDS, help="which network to train")
+    parser.add_argument(
+        "--data", default=None, help="data dir (default: SCARSEG_DATA or ../shared/data)"
+    )
+    parser.add_argument("--out", default=None, help="run dir (default: runs/<kind>)")
+    parser.add_argument("--split", default=None, help="split.json (default: Resources/Models)")
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--samples-per-epoch", type=int, default=0, help="0 = number of train slices"
+    )
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    parser.add_argument(
+        "--deadline",
+        default=None,
+        help="UTC ISO time; stop cleanly when the next epoch would pass it",
+    )
+
+
+def _setup_logging(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    log.setLevel(logging.INFO)
+    log.handlers.clear()
+    fmt = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+    for h in (logging.FileHandler(out / "train.log"), logging.StreamHandler()):
+        h.setFormatter(fmt)
+        log.addHandler(h)
+
+
+def _sampling_probs(slices: list[PreparedSlice]) -> np.ndarray:
+    """Each centre gets the same total probability (MyoPS has far fewer slices)."""
+    centres = np.array([s.centre for s in slices])
+    p = np.zeros(len(slices))
+    for c in np.unique(centres):
+        p[centres == c] = 1.0 / np.count_nonzero(centres == c)
+    return p / p.sum()
+
+
+def _batch(slices: list[PreparedSlice], kind: str, rng: np.random.Generator | None):  # noqa: ANN202
+    pairs = [make_sample(s, kind, rng) for s in slices]
+    x = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
+    y = torch.from_numpy(np.stack([p[1] for p in pairs]))
+    return x, y
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, slices: list[PreparedSlice], kind: str) -> dict:
+    """Per-patient Dice (all the patient's slices pooled) per foreground class, averaged per
+    centre, in the network's input frame (no augmentation; myocardium: ground-truth LV crop)."""
+    model.eval()
+    n_cls = N_CLASSES[kind]
+    stats: dict[str, np.ndarray] = {}
+    centre_of: dict[str, str] = {}
+    for i in range(0, len(slices), 32):
+        chunk = slices[i : i + 32]
+        x, y = _batch(chunk, kind, None)
+        pred = model(x).argmax(1)
+        for s, p, t in zip(chunk, pred, y, strict=True):
+            st = stats.setdefault(s.patient_id, np.zeros((n_cls, 3)))
+            centre_of[s.patient_id] = s.centre
+            for c in range(1, n_cls):
+                pc, tc = p == c, t == c
+                st[c] += [int((pc & tc).sum()), int(pc.sum()), int(tc.sum())]
+    out: dict[str, dict[str, float]] = {}
+    for centre in sorted(set(centre_of.values())):
+        dices = []
+        for pid, st in stats.items():
+            if centre_of[pid] == centre:
+                d = 2 * st[1:, 0] / np.maximum(st[1:, 1] + st[1:, 2], 1)
+                d[(st[1:, 1] + st[1:, 2]) == 0] = 1.0
+                dices.append(d)
+        mean = np.mean(dices, axis=0)
+        out[centre] = {CLASS_NAMES[kind][c]: float(mean[c - 1]) for c in range(1, n_cls)}
+    return out
+
+
+def score(val: dict, kind: str) -> float:
+    """Model selection: the main class's Dice (LV or myocardium) averaged over the centres."""
+    key = "lv" if kind == "roi" else "myocardium"
+    return float(np.mean([v[key] for v in val.values()]))
+
+
+def _save(path: Path, **state: object) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def _deadline(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    d = datetime.fromisoformat(text)
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def run(args: argparse.Namespace) -> int:
+    kind = args.kind
+    out = Path(args.out or f"runs/{kind}")
+    _setup_logging(out)
+    torch.set_num_threads(max(1, args.threads))
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    deadline = _deadline(args.deadline)
+
+    t0 = time.perf_counter()
+    split = load_split(args.split)
+    patients: dict[str, PatientSlices] = load_all(args.data)
+    train = [s for s in prepare({p: patients[p] for p in split["train"]}) if usable(s, kind)]
+    val = [s for s in prepare({p: patients[p] for p in split["val"]}) if usable(s, kind)]
+    log.info(
+        "%s: %d train slices (%d patients), %d val slices (%d patients); prepared in %.1f s",
+        kind, len(train), len(split["train"]), len(val), len(split["val"]), time.perf_counter() - t0,
+    )  # fmt: skip
+    counts = np.zeros(N_CLASSES[kind])
+    for s in train:
+        counts += np.bincount(make_sample(s, kind, None)[1].ravel(), minlength=len(counts))
+    weights = class_weights(counts)
+    probs = _sampling_probs(train)
+    per_epoch = args.samples_per_epoch or len(train)
+
+    model = ResUNet(n_classes=N_CLASSES[kind], base_filters=BASE_FILTERS[kind])
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-5)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=10)
+    start, best = 0, -1.0
+    last = out / "last.pt"
+    if args.resume and last.exists():
+        ck = torch.load(last, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        rng.bit_generator.state = ck["numpy_rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        start, best = ck["epoch"] + 1, ck["best"]
+        log.info("resumed from %s at epoch %d (best %.4f)", last, start, best)
+    log.info(
+        "class weights %s; %d samples/epoch, batch %d, lr %g",
+        weights.numpy().round(3).tolist(), per_epoch, args.batch_size, args.lr,
+    )  # fmt: skip
+
+    epoch_seconds = 0.0
+    for epoch in range(start, args.epochs):
+        if deadline and datetime.now(UTC).timestamp() + epoch_seconds > deadline.timestamp():
+            log.info("deadline %s reached before epoch %d: stopping", deadline.isoformat(), epoch)
+            break
+        te = time.perf_counter()
+        model.train()
+        order = rng.choice(len(train), size=per_epoch, p=probs)
+        losses = []
+        for b in range(0, per_epoch, args.batch_size):
+            x, y = _batch([train[i] for i in order[b : b + args.batch_size]], kind, rng)
+            if len(x) < 2:  # batch norm needs more than one sample
+                continue
+            loss = segmentation_loss(model(x), y, weights)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        v = evaluate(model, val, kind)
+        sc = score(v, kind)
+        sched.step(sc)
+        is_best = sc > best
+        best = max(best, sc)
+        config = {**model.config, "kind": kind, "class_names": CLASS_NAMES[kind]}
+        state = {
+            "model": model.state_dict(),
+            "config": config,
+            "epoch": epoch,
+            "val": v,
+            "score": sc,
+        }
+        if is_best:
+            _save(out / "best.pt", **state)
+        _save(
+            last,
+            **state,
+            optimizer=opt.state_dict(),
+            scheduler=sched.state_dict(),
+            numpy_rng=rng.bit_generator.state,
+            torch_rng=torch.get_rng_state(),
+            best=best,
+        )
+        epoch_seconds = time.perf_counter() - te
+        log.info(
+            "epoch %d loss %.4f val %s score %.4f%s lr %.2g %.1f s",
+            epoch, float(np.mean(losses)),
+            {c: {k: round(x, 4) for k, x in d.items()} for c, d in v.items()},
+            sc, " *best*" if is_best else "", opt.param_groups[0]["lr"], epoch_seconds,
+        )  # fmt: skip
+    log.info("done; best val score %.4f", best)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
