@@ -18,7 +18,13 @@ def data_dir() -> Path:
     return DATA
 
 
-def require(path: Path) -> Path:
+def _require(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present")
     return path
+
+
+@pytest.fixture
+def require():
+    """require(path) -> path, or skip the test saying which file is missing."""
+    return _require
