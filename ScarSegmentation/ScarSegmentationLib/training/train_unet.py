@@ -34,7 +34,8 @@ log = logging.getLogger("scarseg.train")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=KINDS, help="which network to train")
+    """Options shared by both networks; the caller supplies `kind` (or `model`) = roi|myocardium
+    (`scarseg train roi ...` sets `model`; this module's own main adds a positional `kind`)."""
     parser.add_argument(
         "--data", default=None, help="data dir (default: SCARSEG_DATA or ../shared/data)"
     )
@@ -133,7 +134,9 @@ def _deadline(text: str | None) -> datetime | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    kind = args.kind
+    kind = getattr(args, "kind", None) or args.model
+    if kind not in KINDS:
+        raise ValueError(f"unknown network {kind!r}: expected one of {KINDS}")
     out = Path(args.out or f"runs/{kind}")
     _setup_logging(out)
     torch.set_num_threads(max(1, args.threads))
@@ -231,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=KINDS, help="which network to train")
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

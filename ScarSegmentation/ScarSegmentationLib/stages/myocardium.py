@@ -1,0 +1,99 @@
+"""Stage 2: myocardium and blood pool in the LV crop, with Monte-Carlo dropout uncertainty.
+
+All slices' crops go through the network in one batch (times the number of MC samples). The
+mean softmax is kept in the crop frame for stage 3 and pasted back onto the study grid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from ..crop import CROP_SIZE, extract, paste
+from ..models.unet import mc_predict
+from ..pipeline import PipelineContext, ProgressCallback
+from .standardize import ensure_standardized
+
+BG, BLOOD_POOL, MYOCARDIUM = 0, 1, 2
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    lab, n = ndimage.label(mask)
+    if n <= 1:
+        return mask.astype(bool)
+    sizes = ndimage.sum_labels(mask, lab, range(1, n + 1))
+    return lab == 1 + int(np.argmax(sizes))
+
+
+def clean_slice(myo: np.ndarray, bp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Largest myocardium component; blood pool = largest component of (predicted blood pool
+    plus whatever the myocardium ring encloses), never overlapping the myocardium."""
+    myo = largest_component(myo)
+    enclosed = ndimage.binary_fill_holes(myo) & ~myo
+    bp = largest_component((bp | enclosed) & ~myo)
+    return myo, bp
+
+
+def sample_dice(samples: np.ndarray, mean_mask: np.ndarray) -> float:
+    """Mean Dice between each sample's mask (S, H, W) and the mean-prediction mask."""
+    dices = []
+    for m in samples:
+        denom = m.sum() + mean_mask.sum()
+        dices.append(1.0 if denom == 0 else 2.0 * (m & mean_mask).sum() / denom)
+    return float(np.mean(dices))
+
+
+class MyocardiumStage:
+    name = "myocardium"
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+
+    def predict_crops(self, crops: np.ndarray, samples: int) -> np.ndarray:
+        """(N, S, S) crops -> softmax (M, N, 3, S, S), M = max(samples, 1) passes."""
+        x = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32)[:, None])
+        return mc_predict(self.model, x, samples).numpy()
+
+    def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:
+        std = ensure_standardized(ctx)
+        shape = std.shape
+        ks = sorted(ctx.crop_boxes)
+        samples = int(ctx.options.mc_samples)
+        mc = samples > 1
+        if mc:
+            torch.manual_seed(ctx.options.seed)  # reproducible dropout masks
+        progress(0.05, f"segmenting the myocardium on {len(ks)} slices")
+        crops = np.stack([extract(std[k], ctx.crop_boxes[k], CROP_SIZE) for k in ks])
+        probs = self.predict_crops(crops, samples)
+        mean = probs.mean(0)
+        progress(0.7, "mapping back to the study grid")
+
+        p_myo = np.zeros(shape, dtype=np.float32)
+        p_bp = np.zeros(shape, dtype=np.float32)
+        var = np.zeros(shape, dtype=np.float32)
+        myo_mask = np.zeros(shape, dtype=bool)
+        bp_mask = np.zeros(shape, dtype=bool)
+        for n, k in enumerate(ks):
+            box = ctx.crop_boxes[k]
+            ctx.crop_probs[k] = mean[n].astype(np.float32)
+            p_myo[k] = paste(mean[n, MYOCARDIUM], box, shape[1:])
+            p_bp[k] = paste(mean[n, BLOOD_POOL], box, shape[1:])
+            # Background is 1 outside the crop (paste fills zeros there).
+            label = np.argmax(np.stack([1.0 - p_myo[k] - p_bp[k], p_bp[k], p_myo[k]]), axis=0)
+            myo_mask[k], bp_mask[k] = clean_slice(label == MYOCARDIUM, label == BLOOD_POOL)
+            info = ctx.info(k)
+            info["myocardium_px"] = int(myo_mask[k].sum())
+            info["blood_pool_px"] = int(bp_mask[k].sum())
+            if mc:
+                var[k] = paste(probs[:, n, MYOCARDIUM].var(0), box, shape[1:])
+                mean_label = mean[n].argmax(0) == MYOCARDIUM
+                info["mc_dice"] = sample_dice(probs[:, n].argmax(1) == MYOCARDIUM, mean_label)
+        ctx.masks["Myocardium"] = myo_mask
+        ctx.masks["Blood pool"] = bp_mask
+        ctx.maps["Myocardium probability"] = np.clip(p_myo, 0.0, 1.0)
+        if mc:
+            ctx.maps["Myocardium uncertainty"] = np.clip(var, 0.0, None)
+        else:
+            ctx.notes.append("myocardium uncertainty not computed (MC dropout samples <= 1)")
+        progress(1.0, "myocardium done")

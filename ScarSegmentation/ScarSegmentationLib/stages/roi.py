@@ -1,0 +1,144 @@
+"""Stage 1: LV region of interest on every slice, then the stage-2 crop boxes.
+
+Post-processing (the network sees one slice at a time, so 3D consistency is imposed here):
+keep, per slice, the connected component nearest the LV centre found on the confident
+mid-ventricular slices; drop basal slices whose ROI area jumps implausibly (the LV outflow
+tract and atria are often segmented as LV there).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from ..crop import paste
+from ..data.geometry import lv_box_from_mask, roi_box, roi_input
+from ..errors import NoHeartFoundError
+from ..pipeline import PipelineContext, ProgressCallback
+from .standardize import ensure_standardized
+
+THRESHOLD = 0.5
+CONFIDENT = 0.9  # mean LV probability inside the ROI for a slice to anchor the LV centre
+MIN_AREA_FRACTION = 2e-4  # components smaller than this fraction of the slice are noise
+MAX_CENTRE_SHIFT = 0.2  # x slice side: farther components are not the LV
+AREA_JUMP = 1.8  # basal ROI area > AREA_JUMP x median reference area -> dropped
+
+
+def mid_slices(order: np.ndarray, present: np.ndarray) -> list[int]:
+    """The middle third (at least one) of the slices with a heart, in apex-to-base order."""
+    ks = [int(k) for k in order if present[k]]
+    if not ks:
+        return []
+    n = len(ks)
+    lo, hi = n // 3, max(n // 3 + 1, n - n // 3)
+    return ks[lo:hi]
+
+
+def reference_centre(
+    masks: np.ndarray, probs: np.ndarray, order: np.ndarray
+) -> tuple[float, float] | None:
+    """Mean centre of mass of the largest component on confident mid-ventricular slices
+    (all slices with a ROI when none is confident)."""
+    present = masks.reshape(len(masks), -1).any(1)
+    confident = np.array(
+        [present[k] and probs[k][masks[k]].mean() >= CONFIDENT for k in range(len(masks))]
+    )
+    ks = mid_slices(order, confident) or mid_slices(order, present)
+    if not ks:
+        return None
+    centres = []
+    for k in ks:
+        lab, n = ndimage.label(masks[k])
+        sizes = ndimage.sum_labels(masks[k], lab, range(1, n + 1))
+        centres.append(ndimage.center_of_mass(lab == 1 + int(np.argmax(sizes))))
+    return float(np.mean([c[0] for c in centres])), float(np.mean([c[1] for c in centres]))
+
+
+def keep_nearest_component(mask: np.ndarray, centre: tuple[float, float]) -> np.ndarray:
+    """The one connected component whose centre of mass is nearest `centre` (empty when none
+    is large enough or near enough)."""
+    lab, n = ndimage.label(mask)
+    best, best_d = 0, np.inf
+    min_area = MIN_AREA_FRACTION * mask.size
+    max_d = MAX_CENTRE_SHIFT * max(mask.shape)
+    for i in range(1, n + 1):
+        comp = lab == i
+        if comp.sum() < min_area:
+            continue
+        cy, cx = ndimage.center_of_mass(comp)
+        d = float(np.hypot(cy - centre[0], cx - centre[1]))
+        if d < best_d and d <= max_d:
+            best, best_d = i, d
+    return lab == best if best else np.zeros_like(mask, dtype=bool)
+
+
+def area_jumps(areas: np.ndarray, order: np.ndarray) -> list[int]:
+    """Basal slices (last third in apex-to-base order) whose area exceeds AREA_JUMP x the
+    median area of the other slices with a ROI; from the first such slice on, every more
+    basal slice is dropped too (above the valve plane nothing is LV)."""
+    ks = [int(k) for k in order if areas[k] > 0]
+    if len(ks) < 3:
+        return []
+    n_base = max(1, len(ks) // 3)
+    ref = float(np.median([areas[k] for k in ks[: len(ks) - n_base]]))
+    basal = ks[len(ks) - n_base :]
+    for i, k in enumerate(basal):
+        if areas[k] > AREA_JUMP * ref:
+            return basal[i:]
+    return []
+
+
+def postprocess(probs: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """(k, j, i) LV probabilities -> (cleaned boolean ROI, dropped basal slices)."""
+    masks = probs >= THRESHOLD
+    centre = reference_centre(masks, probs, order)
+    if centre is None:
+        return np.zeros_like(masks), []
+    out = np.stack([keep_nearest_component(m, centre) for m in masks])
+    dropped = area_jumps(out.reshape(len(out), -1).sum(1), order)
+    out[dropped] = False
+    return out, dropped
+
+
+class LVROIStage:
+    name = "lv_roi"
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+
+    @torch.no_grad()
+    def predict(self, standardized: np.ndarray) -> np.ndarray:
+        """(k, j, i) standardised stack -> LV probability on the study grid (one batch)."""
+        x = np.stack([roi_input(s) for s in standardized])[:, None]
+        self.model.eval()
+        prob = torch.softmax(self.model(torch.from_numpy(x)), dim=1)[:, 1].numpy()
+        box = roi_box(standardized.shape[1:])
+        return np.stack([paste(p, box, standardized.shape[1:]) for p in prob])
+
+    def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:
+        std = ensure_standardized(ctx)
+        progress(0.1, "finding the left ventricle")
+        probs = self.predict(std)
+        order = np.asarray(ctx.study.apex_to_base)
+        roi, dropped = postprocess(probs, order)
+        for k in dropped:
+            ctx.notes.append(
+                f"slice {k}: LV ROI dropped (basal area jump, likely outflow tract or atrium)"
+            )
+            ctx.info(k)["roi_dropped"] = "basal area jump"
+        ctx.roi_mask = roi
+        ctx.crop_boxes = {}
+        for k in range(roi.shape[0]):
+            area = int(roi[k].sum())
+            ctx.info(k)["roi_area_px"] = area
+            box = lv_box_from_mask(roi[k])
+            if box is not None:
+                ctx.crop_boxes[k] = box
+                ctx.info(k)["roi_confidence"] = float(probs[k][roi[k]].mean())
+        if not ctx.crop_boxes:
+            raise NoHeartFoundError(
+                f"no left ventricle found in any of the {roi.shape[0]} slices of "
+                f"'{ctx.study.name}' (is this a short-axis LGE stack?)"
+            )
+        progress(1.0, f"LV found on {len(ctx.crop_boxes)} of {roi.shape[0]} slices")
