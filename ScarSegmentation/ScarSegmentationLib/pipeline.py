@@ -13,13 +13,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .crop import CropBox
 from .errors import CancelledError
 from .study import Study
+
+if TYPE_CHECKING:  # crop imports scipy, which Slicer does not ship: keep module import light
+    from .crop import CropBox
 
 ProgressCallback = Callable[[float, str], None]  # (fraction 0..1 of the whole run, message)
 
@@ -27,8 +29,8 @@ ProgressCallback = Callable[[float, str], None]  # (fraction 0..1 of the whole r
 @dataclass
 class PipelineOptions:
     mc_samples: int = 4  # Monte-Carlo dropout samples in stage 2 (0 or 1 = deterministic)
-    core_method: str = "fwhm"  # "fwhm" or "nsd:<n>" (n standard deviations above remote)
-    scar_method: str = "auto"  # "auto" = best available; "threshold" = FWHM in myocardium
+    core_method: str = "fwhm"  # "fwhm" or "<n>sd" (n standard deviations above remote)
+    scar_method: str = "auto"  # "auto" = best available, "threshold" = FWHM in myocardium, "none"
     threads: int = 2
     keep_probabilities: bool = True
     seed: int = 0
@@ -45,10 +47,14 @@ class PipelineContext:
     crop_boxes: dict[int, CropBox] = field(default_factory=dict)  # slice k -> crop of stage 2
     crop_probs: dict[int, np.ndarray] = field(default_factory=dict)  # k -> (3, S, S) bg/bp/myo
     masks: dict[str, np.ndarray] = field(default_factory=dict)  # canonical segment name -> bool
-    maps: dict[str, np.ndarray] = field(default_factory=dict)  # float volumes (probability, uncertainty)
+    maps: dict[str, np.ndarray] = field(
+        default_factory=dict
+    )  # float volumes (probability, uncertainty)
     slice_info: dict[int, dict[str, Any]] = field(default_factory=dict)  # k -> per-slice QC values
     tables: dict[str, Any] = field(default_factory=dict)  # name -> ScarQuantificationLib Table
-    boxes: list[dict[str, Any]] = field(default_factory=list)  # detector boxes (k, x0, y0, x1, y1, score)
+    boxes: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # detector boxes (k, x0, y0, x1, y1, score)
     notes: list[str] = field(default_factory=list)  # human-readable remarks for the report
 
     def info(self, k: int) -> dict[str, Any]:

@@ -7,6 +7,16 @@ import argparse
 from ..pipeline import PipelineOptions
 
 
+def _core_method(text: str) -> str:
+    from ScarQuantificationLib.core_scar import parse_method
+
+    try:
+        parse_method(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text.strip().lower()
+
+
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("pipeline options")
     g.add_argument(
@@ -29,8 +39,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "--core-method",
         default=PipelineOptions.core_method,
         metavar="METHOD",
-        help="core scar inside the enhanced region: fwhm, or nsd:N for N standard deviations "
-        "above remote myocardium, e.g. nsd:5 (default %(default)s)",
+        type=_core_method,
+        help="core scar inside the enhanced region: fwhm, or Nsd for N standard deviations "
+        "above remote myocardium, e.g. 5sd (default %(default)s)",
     )
     g.add_argument(
         "--threads",
