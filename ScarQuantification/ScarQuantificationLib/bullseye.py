@@ -1,0 +1,101 @@
+"""AHA bullseye plot (PNG, matplotlib Agg): one value per segment, with a colour bar.
+
+Standard layout as seen from the apex: basal ring outside, apex cap (17) in the centre, anterior at
+the top, septum on the left. Segments without a value are drawn grey and labelled "n/a".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Wedge  # noqa: E402
+
+from .table import Table  # noqa: E402
+
+MISSING_COLOUR = (0.85, 0.85, 0.85)
+
+
+def segment_wedge(segment: int) -> tuple[float, float, float, float]:
+    """(inner radius, outer radius, start angle, end angle) in plot units / degrees
+    (counterclockwise from the +x axis) of an AHA segment."""
+    if segment == 17:
+        return 0.0, 1.0, 0.0, 360.0
+    if 13 <= segment <= 16:
+        centre = 90.0 + 90.0 * (segment - 13)
+        return 1.0, 2.0, centre - 45.0, centre + 45.0
+    if 1 <= segment <= 12:
+        ring = 3.0 if segment <= 6 else 2.0
+        centre = 90.0 + 60.0 * ((segment - 1) % 6)
+        return ring, ring + 1.0, centre - 30.0, centre + 30.0
+    raise ValueError(f"AHA segment {segment} not in 1..17")
+
+
+def bullseye_png(
+    values: Mapping[int, float | None],
+    path: str | Path,
+    title: str = "",
+    label: str = "",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cmap: str = "YlOrRd",
+    decimals: int = 0,
+) -> Path:
+    """Write the bullseye of `values` (segment -> value; 17 drawn only when present) to `path`."""
+    finite = [float(v) for v in values.values() if v is not None and np.isfinite(v)]
+    lo = vmin if vmin is not None else (min(finite) if finite else 0.0)
+    hi = vmax if vmax is not None else (max(finite) if finite else 1.0)
+    if hi <= lo:
+        hi = lo + 1.0
+    norm = matplotlib.colors.Normalize(lo, hi)
+    colours = matplotlib.colormaps[cmap]
+    fig, ax = plt.subplots(figsize=(5.2, 4.4), dpi=100)
+    segments = [s for s in range(1, 18) if s != 17 or 17 in values]
+    for s in segments:
+        r0, r1, t0, t1 = segment_wedge(s)
+        v = values.get(s)
+        ok = v is not None and np.isfinite(v)
+        face = colours(norm(v)) if ok else MISSING_COLOUR
+        ax.add_patch(
+            Wedge((0, 0), r1, t0, t1, width=r1 - r0, facecolor=face, edgecolor="white", lw=1.5)
+        )
+        rm, tm = (0.0, 0.0) if s == 17 else (0.5 * (r0 + r1), np.radians(0.5 * (t0 + t1)))
+        text = f"{v:.{decimals}f}" if ok else "n/a"
+        dark = ok and sum(face[:3]) < 1.5
+        ax.text(
+            rm * np.cos(tm),
+            rm * np.sin(tm),
+            f"{s}\n{text}",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if dark else "black",
+        )
+    ax.set_xlim(-4.2, 4.2)
+    ax.set_ylim(-4.2, 4.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.text(0, 4.1, "anterior", ha="center", va="bottom", fontsize=8)
+    ax.text(-4.1, 0, "septal", ha="right", va="center", fontsize=8, rotation=90)
+    if title:
+        ax.set_title(title, fontsize=10, pad=16)
+    bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=colours), ax=ax, fraction=0.046)
+    bar.set_label(label)
+    path = Path(path)
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def bullseye_from_table(table: Table, column: str, path: str | Path, **kwargs: object) -> Path:
+    """Bullseye of one column of the AHA table; label defaults to the column name and unit."""
+    c = table.column(column)
+    values = dict(zip(table.values("segment"), table.values(column), strict=True))
+    kwargs.setdefault("label", f"{column} ({c.unit})" if c.unit else column)
+    return bullseye_png(values, path, **kwargs)

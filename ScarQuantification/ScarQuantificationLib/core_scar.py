@@ -1,0 +1,264 @@
+"""Intensity thresholds in the myocardium: FWHM / n-SD core scar and gray zone, and threshold scar.
+
+Every threshold is measured from a remote-myocardium baseline, so an additive intensity offset
+(EMIDEC's phase-sensitive-like offset, air near 2048) changes nothing and magnitude images (MyoPS,
+black background) are handled by the same formulas:
+
+- FWHM:  threshold = remote + 0.5 * (I_max - remote), I_max = a high percentile of the bright
+  intensities (robust maximum). For the core, remote = median of the myocardium outside the enhanced
+  region and I_max is taken over the enhanced region (no-reflow excluded: it is dark).
+- n-SD:  threshold = mean_remote + n * SD_remote (n = 2, 3, 5, 6 are the usual choices).
+
+Voxels with I >= threshold are core (inside the given scar) or scar (inside the myocardium).
+`per_slice=True` measures remote and I_max slice by slice (coil shading, per-slice scaling), falling
+back to the volume values on slices with too few voxels.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+# Remote / bright samples smaller than this are too noisy for a per-slice estimate.
+MIN_VOXELS = 30
+_METHOD = re.compile(r"^(fwhm|(\d+(?:\.\d+)?)\s*-?sd)$")
+
+
+class NoRemoteMyocardium(ValueError):
+    """The myocardium has (almost) no voxels outside the enhanced region: no baseline exists."""
+
+
+@dataclass(frozen=True)
+class RemoteStats:
+    """Baseline intensity of remote (non-enhanced) myocardium."""
+
+    reference: float  # FWHM baseline: median (or the intensity mode for the robust estimate)
+    mean: float  # n-SD centre
+    sd: float
+    n: int  # voxels the estimate used
+    source: str  # how it was measured, for the report
+
+
+@dataclass
+class Thresholds:
+    """What a threshold segmentation used: method, baseline, robust maximum and thresholds."""
+
+    method: str  # "fwhm" or "<n>sd"
+    scope: str  # "volume" or "slice"
+    remote: RemoteStats  # volume-level baseline
+    max_intensity: float | None  # volume-level robust maximum (FWHM only)
+    threshold: float  # volume-level threshold
+    slice_thresholds: dict[int, float] = field(default_factory=dict)  # slice k -> threshold used
+
+
+@dataclass
+class CoreScarResult:
+    core: np.ndarray
+    gray_zone: np.ndarray
+    thresholds: Thresholds
+
+
+@dataclass
+class ThresholdScarResult:
+    scar: np.ndarray  # enhanced voxels plus filled no-reflow
+    no_reflow: np.ndarray  # dark regions enclosed by scar, filled into `scar`
+    thresholds: Thresholds
+
+
+def parse_method(method: str) -> float | None:
+    """'fwhm' -> None; '3sd', '3-sd', '3 SD' -> 3.0."""
+    m = _METHOD.match(method.strip().lower())
+    if not m:
+        raise ValueError(f"unknown threshold method {method!r}: use 'fwhm' or '<n>sd' (e.g. '3sd')")
+    return None if m.group(1) == "fwhm" else float(m.group(2))
+
+
+def method_name(method: str) -> str:
+    n = parse_method(method)
+    return "fwhm" if n is None else f"{n:g}sd"
+
+
+def remote_stats(values: np.ndarray, source: str) -> RemoteStats:
+    """Median / mean / SD of voxels known to be remote myocardium."""
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size == 0:
+        raise NoRemoteMyocardium("no remote myocardium voxels")
+    return RemoteStats(float(np.median(v)), float(v.mean()), float(v.std()), int(v.size), source)
+
+
+def robust_remote_stats(values: np.ndarray) -> RemoteStats:
+    """Remote baseline from the whole myocardium when the enhanced region is unknown.
+
+    Remote myocardium is the dominant, darker population: its centre is the mode of the intensity
+    histogram (Gaussian kernel density) and its SD comes from the lower side only (median absolute
+    deviation below the mode / 0.6745, the half-normal relation), which enhancement cannot inflate.
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size < 3:
+        raise NoRemoteMyocardium("too few myocardium voxels for a remote estimate")
+    mode = _density_mode(v)
+    below = mode - v[v <= mode]
+    sd = float(np.median(below) / 0.6745) if below.size else float(v.std())
+    if sd <= 0:
+        sd = float(v.std())
+    return RemoteStats(mode, mode, sd, int(v.size), "myocardial intensity mode (robust)")
+
+
+def _density_mode(v: np.ndarray) -> float:
+    lo, hi = np.percentile(v, [0.5, 99.5])
+    if hi <= lo:
+        return float(np.median(v))
+    # Histogram smoothed by a Gaussian of Silverman's bandwidth: a kernel density on a grid.
+    bins = 512
+    hist, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    iqr = np.subtract(*np.percentile(v, [75, 25]))
+    bw = 0.9 * min(v.std(), iqr / 1.34 if iqr > 0 else v.std()) * v.size ** (-0.2)
+    sigma_bins = max(bw / (edges[1] - edges[0]), 1.0)
+    smooth = ndimage.gaussian_filter1d(hist.astype(float), sigma_bins, mode="constant")
+    i = int(np.argmax(smooth))
+    return float(0.5 * (edges[i] + edges[i + 1]))
+
+
+def threshold_value(
+    remote: RemoteStats, bright: np.ndarray, n_sd: float | None, max_percentile: float
+) -> tuple[float, float | None]:
+    """(threshold, robust maximum or None). FWHM when n_sd is None."""
+    if n_sd is not None:
+        return remote.mean + n_sd * remote.sd, None
+    b = np.asarray(bright, dtype=float).ravel()
+    if b.size == 0:
+        return float("nan"), None
+    imax = float(np.percentile(b, max_percentile))
+    return remote.reference + 0.5 * (imax - remote.reference), imax
+
+
+def core_scar(
+    image: np.ndarray,
+    myocardium: np.ndarray,
+    scar: np.ndarray,
+    method: str = "fwhm",
+    per_slice: bool = False,
+    no_reflow: np.ndarray | None = None,
+    max_percentile: float = 95.0,
+) -> CoreScarResult:
+    """Split an enhanced region into core scar and gray zone.
+
+    Remote = myocardium (scar included) outside `scar`; FWHM I_max = `max_percentile` of the scar
+    intensities without no-reflow. No-reflow voxels (dark necrotic centre) are assigned to the core.
+    Raises NoRemoteMyocardium when fewer than MIN_VOXELS remote voxels exist.
+    """
+    image = np.asarray(image, dtype=float)
+    scar = np.asarray(scar, bool)
+    myo = np.asarray(myocardium, bool) | scar
+    nr = scar & np.asarray(no_reflow, bool) if no_reflow is not None else np.zeros_like(scar)
+    remote = myo & ~scar
+    if np.count_nonzero(remote) < MIN_VOXELS:
+        raise NoRemoteMyocardium(
+            f"only {np.count_nonzero(remote)} myocardium voxels outside the scar (need {MIN_VOXELS})"
+        )
+    n_sd = parse_method(method)
+    source = "median of myocardium outside the enhanced region"
+    vol_remote = remote_stats(image[remote], source)
+    bright = scar & ~nr
+    vol_thr, vol_max = threshold_value(vol_remote, image[bright], n_sd, max_percentile)
+    info = Thresholds(
+        method_name(method), "slice" if per_slice else "volume", vol_remote, vol_max, vol_thr
+    )
+    core = np.zeros_like(scar)
+    for k in np.flatnonzero(scar.any(axis=(1, 2))):
+        thr = vol_thr
+        if per_slice:
+            r = remote[k]
+            rs = remote_stats(image[k][r], source) if r.sum() >= MIN_VOXELS else vol_remote
+            b = image[k][bright[k]]
+            thr = threshold_value(
+                rs, b if b.size >= MIN_VOXELS else image[bright], n_sd, max_percentile
+            )[0]
+        info.slice_thresholds[int(k)] = float(thr)
+        core[k] = scar[k] & (image[k] >= thr)
+    core |= nr
+    return CoreScarResult(core, scar & ~core, info)
+
+
+def threshold_scar(
+    image: np.ndarray,
+    myocardium: np.ndarray,
+    method: str = "fwhm",
+    per_slice: bool = False,
+    remote: np.ndarray | None = None,
+    max_percentile: float = 95.0,
+    fill_no_reflow: bool = True,
+) -> ThresholdScarResult:
+    """Scar from the myocardium alone (no network): voxels at or above an FWHM or n-SD threshold.
+
+    Remote baseline: the user's remote ROI mask when given, else robust_remote_stats of the
+    myocardium. FWHM I_max = `max_percentile` of the myocardial intensities (95th: on the EMIDEC and
+    MyoPS references it beat the 99th, mean Dice 0.645 vs 0.636 and 0.598 vs 0.570). FWHM presumes an infarct exists: on a normal
+    myocardium it still marks its brightest voxels. With `fill_no_reflow`, non-enhanced regions
+    enclosed by scar (see enclosed_no_reflow) are added to the scar and returned as no-reflow.
+    """
+    image = np.asarray(image, dtype=float)
+    myo = np.asarray(myocardium, bool)
+    n_sd = parse_method(method)
+    ref_mask = myo & np.asarray(remote, bool) if remote is not None else None
+
+    def baseline(sel: np.ndarray) -> RemoteStats:
+        if ref_mask is not None:
+            return remote_stats(image[ref_mask & sel], "user remote region")
+        return robust_remote_stats(image[myo & sel])
+
+    everywhere = np.ones(myo.shape, bool)
+    vol_remote = baseline(everywhere)
+    vol_thr, vol_max = threshold_value(vol_remote, image[myo], n_sd, max_percentile)
+    info = Thresholds(
+        method_name(method), "slice" if per_slice else "volume", vol_remote, vol_max, vol_thr
+    )
+    scar = np.zeros_like(myo)
+    for k in np.flatnonzero(myo.any(axis=(1, 2))):
+        thr = vol_thr
+        if per_slice:
+            sel = np.zeros_like(myo)
+            sel[k] = True
+            ref_count = np.count_nonzero((ref_mask if ref_mask is not None else myo) & sel)
+            rs = baseline(sel) if ref_count >= MIN_VOXELS else vol_remote
+            vals = image[k][myo[k]]
+            thr = threshold_value(
+                rs, vals if vals.size >= MIN_VOXELS else image[myo], n_sd, max_percentile
+            )[0]
+        info.slice_thresholds[int(k)] = float(thr)
+        scar[k] = myo[k] & (image[k] >= thr)
+    no_reflow = np.zeros_like(myo)
+    if fill_no_reflow:
+        for k in np.flatnonzero(scar.any(axis=(1, 2))):
+            no_reflow[k] = enclosed_no_reflow(scar[k], myo[k])
+    return ThresholdScarResult(scar | no_reflow, no_reflow, info)
+
+
+def enclosed_no_reflow(scar2d: np.ndarray, myo2d: np.ndarray) -> np.ndarray:
+    """Non-enhanced myocardium regions enclosed by scar in one slice (the dark no-reflow core).
+
+    A 4-connected component of myocardium-minus-scar qualifies when every myocardium pixel next to
+    it is scar and it does not reach the epicardial border (the remote wall between two scar
+    segments reaches it, a subendocardial no-reflow core bordered by scar and blood pool does not).
+    Its pixels are below the scar threshold, i.e. darker than the scar that encloses them.
+    """
+    scar2d = np.asarray(scar2d, bool)
+    myo2d = np.asarray(myo2d, bool)
+    outside = ~ndimage.binary_fill_holes(myo2d)
+    epicardial = myo2d & ndimage.binary_dilation(outside)
+    labels, n = ndimage.label(myo2d & ~scar2d)
+    out = np.zeros_like(myo2d)
+    ring = np.ones((3, 3), bool)
+    for i, sl in enumerate(ndimage.find_objects(labels), start=1):
+        # Work in the component's bounding box grown by one pixel.
+        box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in sl)
+        comp = labels[box] == i
+        if (comp & epicardial[box]).any():
+            continue
+        border = ndimage.binary_dilation(comp, ring) & ~comp & myo2d[box]
+        if border.any() and scar2d[box][border].all():
+            out[box] |= comp
+    return out
