@@ -33,11 +33,12 @@ def _stage1_2() -> list[Stage]:
 
 
 def _anatomy() -> list[Stage]:
-    from .stages.anatomy import AnatomyStage, load_anatomy_bundle
+    from .anatomy.model import load_anatomy_model
+    from .stages.anatomy import AnatomyStage
 
     if not weights.available("anatomy"):
         return []
-    return [AnatomyStage(load_anatomy_bundle())]
+    return [AnatomyStage(load_anatomy_model(weights.model_path("anatomy")))]
 
 
 def build_pipeline(options: PipelineOptions | None = None) -> Pipeline:

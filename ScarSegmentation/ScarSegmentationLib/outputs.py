@@ -88,7 +88,7 @@ def _provenance(result: PipelineResult) -> dict[str, Any]:
         "peak_memory_mb": round(result.peak_memory_mb, 1),
         "segments": sorted(result.masks),
         "notes": result.notes,
-        "models": weights.installed_checksums(),
+        "models": weights.expected_checksums(weights.models_dir()),
         "python": platform.python_version(),
     }
 
