@@ -1,0 +1,142 @@
+"""Segmentation nodes <-> boolean masks on a reference volume's grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import slicer
+import vtk
+from ScarQuantificationLib.segments import SEGMENT_COLORS, SEGMENT_NAMES
+from vtkmodules.util import numpy_support
+
+from .errors import InputError
+from .mrml_volumes import ijk_to_ras
+
+_LABELMAP = slicer.vtkSegmentationConverter.GetSegmentationBinaryLabelmapRepresentationName()
+
+
+def segmentation_node_from_masks(
+    scene: slicer.vtkMRMLScene,
+    masks: dict[str, np.ndarray],
+    reference_volume_node: slicer.vtkMRMLVolumeNode,
+    name: str = "Segmentation",
+    node: slicer.vtkMRMLSegmentationNode | None = None,
+) -> slicer.vtkMRMLSegmentationNode:
+    """A segmentation node with one segment per mask, binary labelmap as source representation.
+
+    Segment names (and IDs) are the dict keys; colours come from SEGMENT_COLORS; canonical
+    segments come first in SEGMENT_NAMES order, any other keys after them in the given order.
+    An empty mask still becomes an (empty) segment: a stage that ran and found nothing is not
+    the same as a stage that did not run.
+    `node`: fill this existing node instead (a Slicer user's chosen output): segments named like
+    a key are replaced, other segments are kept; its reference geometry becomes the volume's.
+    """
+    shape = tuple(reference_volume_node.GetImageData().GetDimensions()[::-1])
+    for key, mask in masks.items():
+        if tuple(np.shape(mask)) != shape:
+            raise ValueError(f"mask {key!r} has shape {np.shape(mask)}, reference volume {shape}")
+    if node is None:
+        node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
+    segmentation = node.GetSegmentation()
+    for index in reversed(range(segmentation.GetNumberOfSegments())):
+        segment_id = segmentation.GetNthSegmentID(index)
+        if segment_id in masks or segmentation.GetSegment(segment_id).GetName() in masks:
+            segmentation.RemoveSegment(segment_id)
+    if node.GetDisplayNode() is None:
+        node.CreateDefaultDisplayNodes()
+    node.SetReferenceImageGeometryParameterFromVolumeNode(reference_volume_node)
+    if segmentation.GetNumberOfSegments() == 0:  # never switch the source of kept segments
+        node.SetSourceRepresentationToBinaryLabelmap()
+    ras = _to_vtk(ijk_to_ras(reference_volume_node))
+    order = [n for n in SEGMENT_NAMES if n in masks] + [n for n in masks if n not in SEGMENT_COLORS]
+    for key in order:
+        image = _oriented_image(np.asarray(masks[key]).astype(bool), ras)
+        segment = slicer.vtkSegment()
+        segment.SetName(key)
+        if key in SEGMENT_COLORS:  # other segments get Slicer's next colour
+            segment.SetColor(*SEGMENT_COLORS[key])
+        segment.AddRepresentation(_LABELMAP, image)
+        if not segmentation.AddSegment(segment, key):
+            raise RuntimeError(f"could not add segment {key!r} to {node.GetName()!r}")
+    # Non-overlapping segments share one labelmap layer (smaller .seg.nrrd); overlapping ones
+    # (Myocardium contains Scar) keep separate layers.
+    segmentation.CollapseBinaryLabelmaps(False)
+    return node
+
+
+def masks_from_segmentation_node(
+    node: slicer.vtkMRMLSegmentationNode,
+    reference_volume_node: slicer.vtkMRMLVolumeNode,
+) -> dict[str, np.ndarray]:
+    """Bool masks keyed by segment name, resampled (nearest neighbour) onto the reference grid.
+
+    Works on hand-corrected or imported segmentations whose labelmaps have another geometry or
+    extent, and on segmentations whose source is a closed surface (converted to a labelmap on the
+    reference grid first). Raises InputError if two segments share a name.
+    """
+    segmentation = node.GetSegmentation()
+    reference = _oriented_image_geometry(reference_volume_node)
+    if not segmentation.ContainsRepresentation(_LABELMAP):
+        geometry = slicer.vtkSegmentationConverter.SerializeImageGeometry(reference)
+        segmentation.SetConversionParameter(
+            slicer.vtkSegmentationConverter.GetReferenceImageGeometryParameterName(), geometry
+        )
+        if not node.CreateBinaryLabelmapRepresentation():
+            raise InputError(f"segmentation {node.GetName()!r} cannot be converted to a labelmap")
+    shape = tuple(reference.GetDimensions()[::-1])
+    masks: dict[str, np.ndarray] = {}
+    for index in range(segmentation.GetNumberOfSegments()):
+        segment_id = segmentation.GetNthSegmentID(index)
+        segment_name = segmentation.GetSegment(segment_id).GetName()
+        if segment_name in masks:
+            raise InputError(
+                f"segmentation {node.GetName()!r} has two segments named {segment_name!r}"
+            )
+        masks[segment_name] = _segment_on_reference(node, segment_id, reference, shape)
+    return masks
+
+
+def _segment_on_reference(
+    node: slicer.vtkMRMLSegmentationNode,
+    segment_id: str,
+    reference: slicer.vtkOrientedImageData,
+    shape: tuple[int, int, int],
+) -> np.ndarray:
+    labelmap = slicer.vtkOrientedImageData()
+    # Gives this segment's voxels only (0/1), even when the segment shares a layer with others.
+    node.GetBinaryLabelmapRepresentation(segment_id, labelmap)
+    if labelmap.GetPointData().GetScalars() is None or _is_empty_extent(labelmap):
+        return np.zeros(shape, dtype=bool)
+    resampled = slicer.vtkOrientedImageData()
+    ok = slicer.vtkOrientedImageDataResample.ResampleOrientedImageToReferenceOrientedImage(
+        labelmap, reference, resampled, False, False
+    )
+    if not ok or resampled.GetExtent() != reference.GetExtent():
+        raise RuntimeError(f"could not resample segment {segment_id!r} onto the reference grid")
+    array = numpy_support.vtk_to_numpy(resampled.GetPointData().GetScalars())
+    return array.reshape(resampled.GetDimensions()[::-1]) > 0
+
+
+def _is_empty_extent(image: vtk.vtkImageData) -> bool:
+    e = image.GetExtent()
+    return e[0] > e[1] or e[2] > e[3] or e[4] > e[5]
+
+
+def _oriented_image(mask: np.ndarray, ijk_to_ras: vtk.vtkMatrix4x4) -> slicer.vtkOrientedImageData:
+    image = slicer.vtkOrientedImageData()
+    image.SetDimensions(mask.shape[::-1])
+    flat = np.ascontiguousarray(mask, dtype=np.uint8).ravel()
+    image.GetPointData().SetScalars(numpy_support.numpy_to_vtk(flat, deep=True))
+    image.SetImageToWorldMatrix(ijk_to_ras)
+    return image
+
+
+def _oriented_image_geometry(volume_node: slicer.vtkMRMLVolumeNode) -> slicer.vtkOrientedImageData:
+    """An oriented image with the volume's geometry and extent (a uint8 buffer, zeros)."""
+    dims = volume_node.GetImageData().GetDimensions()
+    return _oriented_image(np.zeros(dims[::-1], dtype=np.uint8), _to_vtk(ijk_to_ras(volume_node)))
+
+
+def _to_vtk(m: np.ndarray) -> vtk.vtkMatrix4x4:
+    vm = vtk.vtkMatrix4x4()
+    vm.DeepCopy(m.ravel().tolist())
+    return vm
