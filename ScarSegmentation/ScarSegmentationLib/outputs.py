@@ -48,7 +48,7 @@ def labels_from_masks(masks: dict[str, np.ndarray], shape: tuple[int, ...]) -> n
 
 
 def write_label_map(labels: np.ndarray, study: Study, path: Path) -> None:
-    """Label map on the input grid (same size, spacing, origin and direction as the study)."""
+    """Label map (or float map) on the input grid (same size, spacing, origin and direction as the study)."""
     img = sitk.GetImageFromArray(labels)
     img.SetSpacing([float(s) for s in study.spacing])
     img.SetOrigin([float(o) for o in study.origin])
@@ -106,14 +106,27 @@ def _write_all(result: PipelineResult, tmp: Path, overview: bool) -> None:
             mrml.write_table(nodes.table_nodes[name], tmp / f"{name}.tsv")
     labels = labels_from_masks(result.masks, result.study.image.shape)
     write_label_map(labels, result.study, tmp / "labels.nii.gz")
+    for key, array in result.maps.items():
+        # e.g. myocardium_probability.nii.gz: what `scarseg evaluate` reads for the Brier score
+        file_name = key.lower().replace(" ", "_") + ".nii.gz"
+        write_label_map(np.asarray(array, dtype=np.float32), result.study, tmp / file_name)
     mrml.write_mrb(scene, tmp / "scene.mrb")
+    notes = []
     if overview:
-        from .render import render_overview
+        from .render import RenderError, render_overview
 
-        render_overview(
-            volume, nodes.segmentation_node, tmp / "overview.png", slices=_covered_slices(result)
-        )
-    (tmp / "run.json").write_text(json.dumps(_provenance(result), indent=2) + "\n")
+        try:
+            render_overview(
+                volume,
+                nodes.segmentation_node,
+                tmp / "overview.png",
+                slices=_covered_slices(result),
+            )
+        except RenderError as exc:  # no offscreen OpenGL: everything else is still valid
+            notes.append(f"overview.png not written: {exc}")
+    provenance = _provenance(result)
+    provenance["notes"] = [*provenance["notes"], *notes]
+    (tmp / "run.json").write_text(json.dumps(provenance, indent=2) + "\n")
 
 
 def _covered_slices(result: PipelineResult) -> list[int]:

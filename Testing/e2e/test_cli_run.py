@@ -56,7 +56,7 @@ def _check_outputs(out, image_path):
     with open(out / "measurements.tsv") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert len(rows) == 1
-    myo_mass = float(rows[0]["Myocardium mass"])
+    myo_mass = float(rows[0]["myocardium_mass_g"])
     assert 30 < myo_mass < 400, myo_mass
 
 
