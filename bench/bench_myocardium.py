@@ -30,6 +30,7 @@ import torch  # noqa: E402
 from ScarQuantificationLib.metrics import dice, hausdorff  # noqa: E402
 from ScarSegmentationLib import weights  # noqa: E402
 from ScarSegmentationLib.data import data_dir, load_emidec_png, load_split  # noqa: E402
+from ScarSegmentationLib.data.geometry import lv_box_from_mask  # noqa: E402
 from ScarSegmentationLib.data.loaders import map_myops_labels  # noqa: E402
 from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
 from ScarSegmentationLib.pipeline import Pipeline, PipelineOptions  # noqa: E402
@@ -99,6 +100,38 @@ def regions(lab: np.ndarray) -> dict[str, list[int]]:
     return {name: list(p) for name, p in zip(("apex", "mid", "base"), parts, strict=True)}
 
 
+def crop_agreement(info: dict[int, dict], lab: np.ndarray) -> tuple[list[float], list[float]]:
+    """Inference crop vs the crop of the reference LV, on slices with both: centre offset
+    (fraction of the reference side) and side ratio (inference / reference)."""
+    offsets, ratios = [], []
+    for k in range(lab.shape[0]):
+        ref = lv_box_from_mask(lab[k] >= 1)
+        if ref is None or "crop_side_px" not in info.get(k, {}):
+            continue
+        cy, cx = info[k]["crop_center_yx"]
+        offsets.append(float(np.hypot(cy - ref.center_y, cx - ref.center_x)) / ref.side)
+        ratios.append(info[k]["crop_side_px"] / ref.side)
+    return offsets, ratios
+
+
+def crop_table(rows: list[dict]) -> None:
+    print("\nInference crop (from the predicted ROI) vs the reference-LV crop, over slices:\n")
+    print(
+        "| centre | slices | centre offset / side: median, 95th pct | side ratio: median, 5th-95th pct |"
+    )
+    print("|---|---|---|---|")
+    for centre in ("EMIDEC PNG", "EMIDEC NIfTI", "MyoPS"):
+        off = np.array(
+            [x for r in rows if r["centre"] == centre for x in r.get("crop_offsets", [])]
+        )
+        rat = np.array([x for r in rows if r["centre"] == centre for x in r.get("crop_ratios", [])])
+        if off.size:
+            print(
+                f"| {centre} | {off.size} | {np.median(off):.3f}, {np.percentile(off, 95):.3f} "
+                f"| {np.median(rat):.3f}, {np.percentile(rat, 5):.3f}-{np.percentile(rat, 95):.3f} |"
+            )
+
+
 def evaluate(masks: dict[str, np.ndarray], lab: np.ndarray, spacing: tuple) -> dict[str, float]:
     myo, bp = lab >= 2, lab == 1
     pm, pb = masks["Myocardium"], masks["Blood pool"]
@@ -138,6 +171,7 @@ def main() -> int:
             res = pipe.run(study)
             row = evaluate(res.masks, lab, study.spacing)
             row.update({s: res.seconds[s] for s in STAGES})
+            row["crop_offsets"], row["crop_ratios"] = crop_agreement(res.slice_info, lab)
             note = "; ".join(res.notes)
         except NoHeartFoundError as e:
             row, note = {"myo_dice": 0.0, "bp_dice": 0.0}, str(e)
@@ -166,6 +200,7 @@ def main() -> int:
             f"| {fmt([r.get('myo_hd', np.nan) for r in rs])} {unit} | {fmt([r.get('bp_hd', np.nan) for r in rs])} {unit} "
             f"| {reg} | {secs} | {np.mean([r['slices'] for r in rs]):.1f} |"
         )  # fmt: skip
+    crop_table(rows)
     print(
         f"\nPeak RSS of the bench process: {peak:.0f} MB (models, all studies and labels loaded)."
     )

@@ -135,6 +135,8 @@ class LVROIStage:
             box = lv_box_from_mask(roi[k])
             if box is not None:
                 ctx.crop_boxes[k] = box
+                ctx.info(k)["crop_center_yx"] = (box.center_y, box.center_x)
+                ctx.info(k)["crop_side_px"] = box.side
                 ctx.info(k)["roi_confidence"] = float(probs[k][roi[k]].mean())
         if not ctx.crop_boxes:
             raise NoHeartFoundError(
