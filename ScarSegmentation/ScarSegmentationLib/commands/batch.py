@@ -22,12 +22,14 @@ from typing import Any
 from .options import add_output_arguments, add_pipeline_arguments, pipeline_options
 
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+# Columns of measurements.tsv repeated in summary.tsv (absent ones are left empty).
 SUMMARY_MEASURES = (
-    "Myocardium mass",
-    "Scar mass",
-    "Scar burden",
-    "Scar volume",
-    "Myocardium volume",
+    "myocardium_volume_ml",
+    "myocardium_mass_g",
+    "scar_volume_ml",
+    "scar_mass_g",
+    "scar_burden_pct",
+    "lv_cavity_volume_ml",
 )
 
 
