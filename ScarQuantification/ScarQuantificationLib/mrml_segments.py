@@ -1,17 +1,25 @@
-"""Segmentation nodes <-> boolean masks on a reference volume's grid."""
+"""Segmentation nodes <-> boolean masks on a reference volume's grid.
+
+Shared by both modules; ScarSegmentationLib.mrml_segments re-exports it (raising its InputError).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 import slicer
 import vtk
-from ScarQuantificationLib.segments import SEGMENT_COLORS, SEGMENT_NAMES
 from vtkmodules.util import numpy_support
 
-from .errors import InputError
-from .mrml_volumes import ijk_to_ras
+from .mrml_volumes import ijk_to_ras, to_vtk_matrix
+from .segments import SEGMENT_COLORS, SEGMENT_NAMES
 
 _LABELMAP = slicer.vtkSegmentationConverter.GetSegmentationBinaryLabelmapRepresentationName()
+
+
+class SegmentationError(ValueError):
+    """A segmentation node cannot be read as masks (duplicate names, no labelmap conversion)."""
 
 
 def segmentation_node_from_masks(
@@ -37,16 +45,13 @@ def segmentation_node_from_masks(
     if node is None:
         node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
     segmentation = node.GetSegmentation()
-    for index in reversed(range(segmentation.GetNumberOfSegments())):
-        segment_id = segmentation.GetNthSegmentID(index)
-        if segment_id in masks or segmentation.GetSegment(segment_id).GetName() in masks:
-            segmentation.RemoveSegment(segment_id)
+    remove_segments(node, masks)
     if node.GetDisplayNode() is None:
         node.CreateDefaultDisplayNodes()
     node.SetReferenceImageGeometryParameterFromVolumeNode(reference_volume_node)
     if segmentation.GetNumberOfSegments() == 0:  # never switch the source of kept segments
         node.SetSourceRepresentationToBinaryLabelmap()
-    ras = _to_vtk(ijk_to_ras(reference_volume_node))
+    ras = to_vtk_matrix(ijk_to_ras(reference_volume_node))
     order = [n for n in SEGMENT_NAMES if n in masks] + [n for n in masks if n not in SEGMENT_COLORS]
     for key in order:
         image = _oriented_image(np.asarray(masks[key]).astype(bool), ras)
@@ -63,16 +68,32 @@ def segmentation_node_from_masks(
     return node
 
 
+def remove_segments(node: slicer.vtkMRMLSegmentationNode, names: Iterable[str]) -> int:
+    """Remove every segment whose name or ID is in `names`; returns how many were removed."""
+    names = set(names)
+    segmentation = node.GetSegmentation()
+    removed = 0
+    for index in reversed(range(segmentation.GetNumberOfSegments())):
+        segment_id = segmentation.GetNthSegmentID(index)
+        if segment_id in names or segmentation.GetSegment(segment_id).GetName() in names:
+            segmentation.RemoveSegment(segment_id)
+            removed += 1
+    return removed
+
+
 def masks_from_segmentation_node(
     node: slicer.vtkMRMLSegmentationNode,
     reference_volume_node: slicer.vtkMRMLVolumeNode,
+    names: Iterable[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Bool masks keyed by segment name, resampled (nearest neighbour) onto the reference grid.
 
     Works on hand-corrected or imported segmentations whose labelmaps have another geometry or
     extent, and on segmentations whose source is a closed surface (converted to a labelmap on the
-    reference grid first). Raises InputError if two segments share a name.
+    reference grid first). `names`: read only segments with these names (others are neither
+    resampled nor checked). Raises SegmentationError if two read segments share a name.
     """
+    wanted = None if names is None else set(names)
     segmentation = node.GetSegmentation()
     reference = _oriented_image_geometry(reference_volume_node)
     if not segmentation.ContainsRepresentation(_LABELMAP):
@@ -81,14 +102,18 @@ def masks_from_segmentation_node(
             slicer.vtkSegmentationConverter.GetReferenceImageGeometryParameterName(), geometry
         )
         if not node.CreateBinaryLabelmapRepresentation():
-            raise InputError(f"segmentation {node.GetName()!r} cannot be converted to a labelmap")
+            raise SegmentationError(
+                f"segmentation {node.GetName()!r} cannot be converted to a labelmap"
+            )
     shape = tuple(reference.GetDimensions()[::-1])
     masks: dict[str, np.ndarray] = {}
     for index in range(segmentation.GetNumberOfSegments()):
         segment_id = segmentation.GetNthSegmentID(index)
         segment_name = segmentation.GetSegment(segment_id).GetName()
+        if wanted is not None and segment_name not in wanted:
+            continue
         if segment_name in masks:
-            raise InputError(
+            raise SegmentationError(
                 f"segmentation {node.GetName()!r} has two segments named {segment_name!r}"
             )
         masks[segment_name] = _segment_on_reference(node, segment_id, reference, shape)
@@ -133,10 +158,6 @@ def _oriented_image(mask: np.ndarray, ijk_to_ras: vtk.vtkMatrix4x4) -> slicer.vt
 def _oriented_image_geometry(volume_node: slicer.vtkMRMLVolumeNode) -> slicer.vtkOrientedImageData:
     """An oriented image with the volume's geometry and extent (a uint8 buffer, zeros)."""
     dims = volume_node.GetImageData().GetDimensions()
-    return _oriented_image(np.zeros(dims[::-1], dtype=np.uint8), _to_vtk(ijk_to_ras(volume_node)))
-
-
-def _to_vtk(m: np.ndarray) -> vtk.vtkMatrix4x4:
-    vm = vtk.vtkMatrix4x4()
-    vm.DeepCopy(m.ravel().tolist())
-    return vm
+    return _oriented_image(
+        np.zeros(dims[::-1], dtype=np.uint8), to_vtk_matrix(ijk_to_ras(volume_node))
+    )

@@ -14,7 +14,8 @@ from typing import Any
 
 import slicer
 import vtk
-from ScarQuantificationLib.table import Column, Table
+
+from .table import Column, Table
 
 _ARRAY_CLASSES = {
     "string": vtk.vtkStringArray,
@@ -29,10 +30,22 @@ _BREAKS = re.compile(r"[\t\r\n]+")
 
 
 def table_node_from_table(
-    scene: slicer.vtkMRMLScene, table: Table, name: str | None = None
+    scene: slicer.vtkMRMLScene,
+    table: Table,
+    name: str | None = None,
+    node: slicer.vtkMRMLTableNode | None = None,
 ) -> slicer.vtkMRMLTableNode:
-    """A table node (named `name` or table.name): one typed column per Column, unit and description."""
-    node = scene.AddNewNodeByClass("vtkMRMLTableNode", name or table.name)
+    """A table node (named `name` or table.name): one typed column per Column, unit and description.
+
+    `node`: refill this existing node instead (a recompute keeps the node, its ID, its views and
+    references); its columns, units and descriptions are all replaced, its name only if given.
+    """
+    if node is None:
+        node = scene.AddNewNodeByClass("vtkMRMLTableNode", name or table.name)
+    else:
+        node.SetAndObserveSchema(None)  # drop the units/descriptions of the old columns
+        if name:
+            node.SetName(name)
     vtk_table = vtk.vtkTable()
     as_text: list[Column] = []
     for column in table.columns:

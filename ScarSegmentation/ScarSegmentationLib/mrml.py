@@ -2,8 +2,16 @@
 
 Split by purpose: mrml_scene (scene, logics, subject hierarchy), mrml_volumes (volume nodes <->
 Study/arrays), mrml_segments (segmentation nodes <-> masks), mrml_tables (Table <-> table nodes),
-mrml_io (storage-node writers, .mrb). Rendering is in render.py.
+mrml_io (storage-node writers, .mrb). Rendering is in render.py. What the quantification module
+needs too lives in ScarQuantificationLib (mrml_tables, mrml_segments, mrml_volumes' reading side)
+and is re-exported here.
 """
+
+from ScarQuantificationLib.mrml_tables import (
+    table_from_table_node,
+    table_node_from_table,
+    tsv_problems,
+)
 
 from .mrml_io import (
     StorageError,
@@ -15,7 +23,6 @@ from .mrml_io import (
 )
 from .mrml_scene import new_scene, place_in_subject_hierarchy, scene_logic
 from .mrml_segments import masks_from_segmentation_node, segmentation_node_from_masks
-from .mrml_tables import table_from_table_node, table_node_from_table, tsv_problems
 from .mrml_volumes import (
     array_from_volume_node,
     copy_geometry,

@@ -7,10 +7,10 @@ import tempfile
 from pathlib import Path
 
 import slicer
+from ScarQuantificationLib.mrml_tables import tsv_problems
 
 from .errors import ScarSegError
 from .mrml_scene import new_scene
-from .mrml_tables import tsv_problems
 
 
 class StorageError(ScarSegError):

@@ -1,10 +1,22 @@
-"""Volume nodes <-> numpy arrays with full geometry (spacing, origin, direction; LPS <-> RAS)."""
+"""Volume nodes <-> numpy arrays with full geometry (spacing, origin, direction; LPS <-> RAS).
+
+Reading voxels and geometry lives in ScarQuantificationLib.mrml_volumes (both modules need it);
+this file re-exports it and adds the Study side (validation, slice order) and volume creation.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import slicer
 import vtk
+from ScarQuantificationLib.mrml_volumes import LPS_TO_RAS as _LPS_TO_RAS
+from ScarQuantificationLib.mrml_volumes import (
+    VolumeGeometryError,
+    array_from_volume_node,
+    ijk_to_ras,
+    world_geometry,
+)
+from ScarQuantificationLib.mrml_volumes import to_vtk_matrix as _to_vtk
 from vtkmodules.util import numpy_support
 
 from .errors import InputError
@@ -12,8 +24,15 @@ from .io.slice_order import order_slices
 from .io.validate import validate_study
 from .study import Study
 
-# LPS <-> RAS: negate the first two world axes (the same matrix both ways).
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+__all__ = [
+    "array_from_volume_node",
+    "copy_geometry",
+    "ijk_to_ras",
+    "ijk_to_ras_from_study",
+    "scalar_map_node",
+    "study_from_volume_node",
+    "volume_node_from_study",
+]
 
 
 def ijk_to_ras_from_study(study: Study) -> np.ndarray:
@@ -22,13 +41,6 @@ def ijk_to_ras_from_study(study: Study) -> np.ndarray:
     m[:3, :3] = _LPS_TO_RAS @ np.asarray(study.direction, dtype=float) @ np.diag(study.spacing)
     m[:3, 3] = _LPS_TO_RAS @ np.asarray(study.origin, dtype=float)
     return m
-
-
-def ijk_to_ras(node: slicer.vtkMRMLVolumeNode) -> np.ndarray:
-    """The node's own 4x4 IJK -> RAS matrix (parent transforms not applied)."""
-    vm = vtk.vtkMatrix4x4()
-    node.GetIJKToRASMatrix(vm)
-    return _to_numpy(vm)
 
 
 def volume_node_from_study(
@@ -120,33 +132,11 @@ def study_from_volume_node(node: slicer.vtkMRMLNode, name: str | None = None) ->
 def _world_geometry(
     node: slicer.vtkMRMLVolumeNode, label: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(spacing, RAS origin, RAS direction columns) in world coordinates."""
-    parent = node.GetParentTransformNode()
-    if parent is None:  # read the stored values, not a decomposed matrix, for exact round trips
-        directions = vtk.vtkMatrix4x4()
-        node.GetIJKToRASDirectionMatrix(directions)
-        return (
-            np.array(node.GetSpacing()),
-            np.array(node.GetOrigin()),
-            _to_numpy(directions)[:3, :3],
-        )
-    if not parent.IsTransformToWorldLinear():
-        raise InputError(f"{label!r} is under a non-linear transform; harden or remove it first")
-    to_world = vtk.vtkMatrix4x4()
-    parent.GetMatrixTransformToWorld(to_world)
-    m = _to_numpy(to_world) @ ijk_to_ras(node)
-    spacing = np.linalg.norm(m[:3, :3], axis=0)
-    return spacing, m[:3, 3], m[:3, :3] / spacing
-
-
-def array_from_volume_node(node: slicer.vtkMRMLVolumeNode) -> np.ndarray:
-    """A copy of the voxels, indexed (k, j, i)."""
-    image = node.GetImageData()
-    return (
-        numpy_support.vtk_to_numpy(image.GetPointData().GetScalars())
-        .reshape(image.GetDimensions()[::-1])
-        .copy()
-    )
+    """(spacing, RAS origin, RAS direction columns) in world coordinates; InputError if not linear."""
+    try:
+        return world_geometry(node, label)
+    except VolumeGeometryError as exc:
+        raise InputError(str(exc)) from exc
 
 
 def _set_voxels(node: slicer.vtkMRMLVolumeNode, array: np.ndarray) -> None:
@@ -162,15 +152,3 @@ def _set_voxels(node: slicer.vtkMRMLVolumeNode, array: np.ndarray) -> None:
 
 def _shape_kji(node: slicer.vtkMRMLVolumeNode) -> tuple[int, int, int]:
     return tuple(node.GetImageData().GetDimensions()[::-1])
-
-
-def _to_vtk(m: np.ndarray) -> vtk.vtkMatrix4x4:
-    vm = vtk.vtkMatrix4x4()
-    for r in range(4):
-        for c in range(4):
-            vm.SetElement(r, c, float(m[r, c]))
-    return vm
-
-
-def _to_numpy(vm: vtk.vtkMatrix4x4) -> np.ndarray:
-    return np.array([[vm.GetElement(r, c) for c in range(4)] for r in range(4)])

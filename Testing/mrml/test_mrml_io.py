@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 import slicer
+from ScarQuantificationLib.mrml_tables import table_from_table_node, table_node_from_table
 from ScarQuantificationLib.segments import SEGMENT_COLORS
 from ScarQuantificationLib.table import Column, Table
 from ScarSegmentationLib.mrml_io import (
@@ -22,7 +23,6 @@ from ScarSegmentationLib.mrml_segments import (
     masks_from_segmentation_node,
     segmentation_node_from_masks,
 )
-from ScarSegmentationLib.mrml_tables import table_from_table_node, table_node_from_table
 from ScarSegmentationLib.mrml_volumes import (
     scalar_map_node,
     study_from_volume_node,

@@ -8,9 +8,9 @@ import math
 import pytest
 import slicer
 import vtk
+from ScarQuantificationLib.mrml_tables import table_from_table_node, table_node_from_table
 from ScarQuantificationLib.table import Column, Table
 from ScarSegmentationLib.mrml_io import StorageError, write_table
-from ScarSegmentationLib.mrml_tables import table_from_table_node, table_node_from_table
 
 
 def _table() -> Table:
@@ -58,6 +58,22 @@ def test_typed_columns_and_units_in_memory(scene):
     assert math.isnan(node.GetTable().GetColumn(2).GetValue(1))
     _assert_same(table_from_table_node(node), table)
     assert table_node_from_table(scene, table, name="P100 slices").GetName() == "P100 slices"
+
+
+def test_refilling_a_node_replaces_columns_units_and_descriptions(scene):
+    node = table_node_from_table(scene, _table(), name="results")
+    other = Table("other", [Column("Scar area", "string"), Column("Count", "int", "", "n")])
+    other.add_row(**{"Scar area": "large", "Count": 3})
+    same = table_node_from_table(scene, other, node=node)
+    assert same is node and node.GetName() == "results"
+    assert scene.GetNumberOfNodesByClass("vtkMRMLTableNode") == 1
+    back = table_from_table_node(node)
+    assert [(c.name, c.type, c.unit, c.description) for c in back.columns] == [
+        ("Scar area", "string", "", ""),
+        ("Count", "int", "", "n"),
+    ]
+    assert back.rows == [{"Scar area": "large", "Count": 3}]
+    assert node.GetColumnProperty("Slice", "description") == ""  # old column forgotten
 
 
 def test_tsv_and_schema_round_trip_with_a_fresh_storage_node(scene, tmp_path):
