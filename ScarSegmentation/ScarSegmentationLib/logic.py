@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from ScarQuantificationLib.mrml_logic import link_result_tables
+
 from . import mrml
 from .pipeline import Pipeline, PipelineOptions, PipelineResult, ProgressCallback
 
@@ -66,6 +68,8 @@ def add_result_to_scene(
     mrml.place_in_subject_hierarchy(
         scene, patient, study_name, [volume_node, seg, *tables.values(), *maps.values()]
     )
+    # ScarQuantification's Recompute (after manual edits) refills these tables, not new ones.
+    link_result_tables(seg, volume_node, tables)
     return SceneNodes(volume_node, seg, tables, maps)
 
 
