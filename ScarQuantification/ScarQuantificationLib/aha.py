@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .slices import SliceGeometry, get_mask, slice_geometry
+from .slices import SliceGeometry, geometry_and_myocardium, scar_in_myocardium
 from .table import Column, Table
 from .transmurality import N_CHORDS, chord_fractions, chord_samples, chord_summary
 
@@ -208,12 +208,8 @@ def aha_table(
     geometry: SliceGeometry | None = None,
 ) -> Table:
     """Per-segment table (segments 1-16, plus 17 when apex cap slices exist); needs "Scar"."""
-    g = geometry or slice_geometry(masks, spacing, apex_to_base, positions_mm)
-    myo = get_mask(masks, "Myocardium", g.cavity.shape)
-    scar = get_mask(masks, "Scar", myo.shape)
-    if scar is None:
-        raise ValueError("AHA table needs a 'Scar' mask")
-    scar = scar & myo
+    g, myo = geometry_and_myocardium(masks, spacing, apex_to_base, positions_mm, geometry)
+    scar = scar_in_myocardium(masks, myo, "AHA table")
     if rv_insertion is not None:
         ijk = point_to_ijk(rv_insertion, rv_insertion_space, spacing, origin, direction)
         ref = reference_from_point(ijk, direction, g)

@@ -17,6 +17,7 @@ back to the volume values on slices with too few voxels.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -135,6 +136,40 @@ def threshold_value(
     return remote.reference + 0.5 * (imax - remote.reference), imax
 
 
+def _threshold_slices(
+    image: np.ndarray,
+    region: np.ndarray,
+    bright: np.ndarray,
+    method: str,
+    n_sd: float | None,
+    max_percentile: float,
+    vol_remote: RemoteStats,
+    slice_remote: Callable[[int], RemoteStats | None] | None,
+) -> tuple[np.ndarray, Thresholds]:
+    """region & (image >= threshold), slice by slice, and what was used. The volume threshold
+    (I_max over all `bright` voxels) unless `slice_remote` is given: then each slice's own
+    baseline (the volume's where slice_remote returns None) and its own I_max (the volume's
+    `bright` voxels where the slice has fewer than MIN_VOXELS)."""
+    vol_thr, vol_max = threshold_value(vol_remote, image[bright], n_sd, max_percentile)
+    scope = "volume" if slice_remote is None else "slice"
+    info = Thresholds(method_name(method), scope, vol_remote, vol_max, vol_thr)
+    out = np.zeros_like(region)
+    for k in np.flatnonzero(region.any(axis=(1, 2))):
+        thr = vol_thr
+        if slice_remote is not None:
+            rs = slice_remote(int(k))
+            b = image[k][bright[k]]
+            thr = threshold_value(
+                vol_remote if rs is None else rs,
+                b if b.size >= MIN_VOXELS else image[bright],
+                n_sd,
+                max_percentile,
+            )[0]
+        info.slice_thresholds[int(k)] = float(thr)
+        out[k] = region[k] & (image[k] >= thr)
+    return out, info
+
+
 def core_scar(
     image: np.ndarray,
     myocardium: np.ndarray,
@@ -162,23 +197,15 @@ def core_scar(
     n_sd = parse_method(method)
     source = "median of myocardium outside the enhanced region"
     vol_remote = remote_stats(image[remote], source)
-    bright = scar & ~nr
-    vol_thr, vol_max = threshold_value(vol_remote, image[bright], n_sd, max_percentile)
-    info = Thresholds(
-        method_name(method), "slice" if per_slice else "volume", vol_remote, vol_max, vol_thr
+
+    def slice_remote(k: int) -> RemoteStats | None:
+        r = remote[k]
+        return remote_stats(image[k][r], source) if r.sum() >= MIN_VOXELS else None
+
+    per_slice_remote = slice_remote if per_slice else None
+    core, info = _threshold_slices(
+        image, scar, scar & ~nr, method, n_sd, max_percentile, vol_remote, per_slice_remote
     )
-    core = np.zeros_like(scar)
-    for k in np.flatnonzero(scar.any(axis=(1, 2))):
-        thr = vol_thr
-        if per_slice:
-            r = remote[k]
-            rs = remote_stats(image[k][r], source) if r.sum() >= MIN_VOXELS else vol_remote
-            b = image[k][bright[k]]
-            thr = threshold_value(
-                rs, b if b.size >= MIN_VOXELS else image[bright], n_sd, max_percentile
-            )[0]
-        info.slice_thresholds[int(k)] = float(thr)
-        core[k] = scar[k] & (image[k] >= thr)
     core |= nr
     return CoreScarResult(core, scar & ~core, info)
 
@@ -210,26 +237,17 @@ def threshold_scar(
             return remote_stats(image[ref_mask & sel], "user remote region")
         return robust_remote_stats(image[myo & sel])
 
-    everywhere = np.ones(myo.shape, bool)
-    vol_remote = baseline(everywhere)
-    vol_thr, vol_max = threshold_value(vol_remote, image[myo], n_sd, max_percentile)
-    info = Thresholds(
-        method_name(method), "slice" if per_slice else "volume", vol_remote, vol_max, vol_thr
+    def slice_remote(k: int) -> RemoteStats | None:
+        sel = np.zeros_like(myo)
+        sel[k] = True
+        ref_count = np.count_nonzero((ref_mask if ref_mask is not None else myo) & sel)
+        return baseline(sel) if ref_count >= MIN_VOXELS else None
+
+    vol_remote = baseline(np.ones(myo.shape, bool))
+    per_slice_remote = slice_remote if per_slice else None
+    scar, info = _threshold_slices(
+        image, myo, myo, method, n_sd, max_percentile, vol_remote, per_slice_remote
     )
-    scar = np.zeros_like(myo)
-    for k in np.flatnonzero(myo.any(axis=(1, 2))):
-        thr = vol_thr
-        if per_slice:
-            sel = np.zeros_like(myo)
-            sel[k] = True
-            ref_count = np.count_nonzero((ref_mask if ref_mask is not None else myo) & sel)
-            rs = baseline(sel) if ref_count >= MIN_VOXELS else vol_remote
-            vals = image[k][myo[k]]
-            thr = threshold_value(
-                rs, vals if vals.size >= MIN_VOXELS else image[myo], n_sd, max_percentile
-            )[0]
-        info.slice_thresholds[int(k)] = float(thr)
-        scar[k] = myo[k] & (image[k] >= thr)
     no_reflow = np.zeros_like(myo)
     if fill_no_reflow:
         for k in np.flatnonzero(scar.any(axis=(1, 2))):

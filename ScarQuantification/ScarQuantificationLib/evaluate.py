@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics as m
+from .apex_base import area_trend_order, geometric_order
 from .evaluate_io import (
     CaseFiles,
     GridMismatchError,
@@ -41,8 +42,6 @@ __all__ = [
 REGIONS = ("apex", "mid", "base")
 TISSUES = ("Myocardium", "Scar", "No-reflow")  # structures that have a mass and a burden
 SCAR_LIKE = ("Scar", "No-reflow")  # judged inside the myocardium (balanced accuracy, Brier)
-# Heart long axis, apex -> base, in LPS: toward the patient's right, posterior and superior.
-_APEX_TO_BASE_LPS = np.array([-1.0, 1.0, 1.0]) / math.sqrt(3.0)
 
 _KEYS = [
     Column("case", "string", "", "case name (pairs prediction and reference)"),
@@ -101,11 +100,6 @@ class EvaluationResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _is_axis_aligned(direction: np.ndarray) -> bool:
-    d = np.abs(np.asarray(direction, dtype=float))
-    return bool(np.all((d < 1e-3) | (np.abs(d - 1.0) < 1e-3)))
-
-
 def apex_to_base_order(
     lv_area: np.ndarray, direction: np.ndarray, order: str = "auto"
 ) -> tuple[np.ndarray, str]:
@@ -114,7 +108,7 @@ def apex_to_base_order(
     order: "increasing" (k grows toward the base), "decreasing", or "auto": the slice normal
     against the heart's usual long axis when the direction is oblique (a real scanner
     orientation), else the reference LV area (blood pool + myocardium), which grows toward the
-    base, else input order.
+    base, else input order (rules: apex_base).
     """
     n = len(lv_area)
     k = np.arange(n)
@@ -124,15 +118,12 @@ def apex_to_base_order(
         return k[::-1], "given: k decreases toward the base"
     if order != "auto":
         raise ValueError(f"order must be auto, increasing or decreasing, not {order!r}")
-    normal = np.asarray(direction, dtype=float)[:, 2]
-    along = float(normal @ _APEX_TO_BASE_LPS)
-    if not _is_axis_aligned(direction) and abs(along) > 0.3:
-        return (k if along > 0 else k[::-1]), "geometry (slice normal vs heart long axis)"
-    covered = np.nonzero(lv_area > 0)[0]
-    if len(covered) >= 2:
-        slope = np.polyfit(covered.astype(float), lv_area[covered].astype(float), 1)[0]
-        if slope != 0:
-            return (k if slope > 0 else k[::-1]), "anatomy (LV area grows toward the base)"
+    by_geometry, _ = geometric_order(direction, n)
+    if by_geometry is not None:
+        return by_geometry, "geometry (slice normal vs heart long axis)"
+    by_area = area_trend_order(lv_area)
+    if by_area is not None:
+        return by_area, "anatomy (LV area grows toward the base)"
     return k, "input order"
 
 
@@ -167,6 +158,15 @@ def _agreement(
     }
 
 
+def _versus(stem: str, pred_value: float, ref_value: float) -> dict[str, float]:
+    """pred_<stem>, ref_<stem> and <stem>_difference columns of one row."""
+    return {
+        f"pred_{stem}": pred_value,
+        f"ref_{stem}": ref_value,
+        f"{stem}_difference": m.difference(pred_value, ref_value),
+    }
+
+
 def _burden(
     name: str, pred: dict[str, np.ndarray], ref: dict[str, np.ndarray], sel: Any
 ) -> dict[str, Any]:
@@ -174,7 +174,7 @@ def _burden(
         return {}
     pb = m.burden_percent(pred[name][sel], pred["Myocardium"][sel])
     rb = m.burden_percent(ref[name][sel], ref["Myocardium"][sel])
-    return {"pred_burden": pb, "ref_burden": rb, "burden_difference": m.difference(pb, rb)}
+    return _versus("burden", pb, rb)
 
 
 def _region_mask(name: str, pred: dict[str, np.ndarray], ref: dict[str, np.ndarray], sel: Any):  # noqa: ANN202
@@ -232,11 +232,9 @@ def evaluate_case(
                 _region_mask(s, pm, rm, ks),
                 None if prob is None else prob[ks],
             )
-            pv, rv = m.volume_ml(pred_s, spacing), m.volume_ml(ref_s, spacing)
-            row |= {"pred_volume": pv, "ref_volume": rv, "volume_difference": pv - rv}
+            row |= _versus("volume", m.volume_ml(pred_s, spacing), m.volume_ml(ref_s, spacing))
             if s in TISSUES:
-                pg, rg = m.mass_g(pred_s, spacing), m.mass_g(ref_s, spacing)
-                row |= {"pred_mass": pg, "ref_mass": rg, "mass_difference": pg - rg}
+                row |= _versus("mass", m.mass_g(pred_s, spacing), m.mass_g(ref_s, spacing))
             row |= _burden(s, pm, rm, ks)
             patient_rows.append(row)
 
@@ -261,11 +259,7 @@ def evaluate_case(
                 None if prob is None else prob[k],
             )
             pa, ra = pm[s][k].sum() * pixel_mm2, rm[s][k].sum() * pixel_mm2
-            row |= {
-                "pred_area": float(pa),
-                "ref_area": float(ra),
-                "area_difference": float(pa - ra),
-            }
+            row |= _versus("area", float(pa), float(ra))
             row |= _burden(s, pm, rm, k)
             slice_rows.append(row)
     return patient_rows, slice_rows, basis

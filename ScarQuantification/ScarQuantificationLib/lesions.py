@@ -24,7 +24,7 @@ from scipy import ndimage
 from scipy.spatial import QhullError
 from skimage.measure import regionprops
 
-from .slices import SliceGeometry, get_mask, slice_geometry
+from .slices import SliceGeometry, geometry_and_myocardium, scar_in_myocardium
 from .table import Column, Table
 from .transmurality import N_CHORDS, chord_fractions, chord_samples, chord_summary
 
@@ -135,6 +135,12 @@ COLUMNS = [
 ]
 
 
+def _transmurality(fractions: np.ndarray) -> dict[str, float | None]:
+    """The lesion table's chord summary columns (it has no circumferential extent)."""
+    tm = chord_summary(fractions)
+    return {k: tm[k] for k in ("transmurality_mean", "transmurality_max")}
+
+
 def lesion_table(
     masks: Mapping[str, np.ndarray],
     spacing: Sequence[float],
@@ -144,12 +150,8 @@ def lesion_table(
     geometry: SliceGeometry | None = None,
 ) -> Table:
     """3D and 2D lesions of "Scar" (restricted to "Myocardium"); requires both masks."""
-    g = geometry or slice_geometry(masks, spacing, apex_to_base, positions_mm)
-    myo = get_mask(masks, "Myocardium", g.cavity.shape)
-    scar = get_mask(masks, "Scar", myo.shape)
-    if scar is None:
-        raise ValueError("lesion table needs a 'Scar' mask")
-    scar = scar & myo
+    g, myo = geometry_and_myocardium(masks, spacing, apex_to_base, positions_mm, geometry)
+    scar = scar_in_myocardium(masks, myo, "lesion table")
     lab3, n3 = label_3d(scar)
     samples = {
         int(k): chord_samples(myo[k], g.centres[k], g.pixel_spacing, n_chords)
@@ -167,7 +169,6 @@ def lesion_table(
             frac = chord_fractions(samples[int(k)], myo[k], comp)
             parent = int(np.bincount(lab3[k][comp]).argmax())
             fractions_3d[parent].append(frac)
-            tm = chord_summary(frac)
             px = int(comp.sum())
             rows_2d.append(
                 {
@@ -181,15 +182,13 @@ def lesion_table(
                     "area_mm2": px * g.pixel_area_mm2,
                     "volume_ml": px * g.pixel_area_mm2 * g.slab[k] / 1000.0,
                     **shape_2d(comp),
-                    "transmurality_mean": tm["transmurality_mean"],
-                    "transmurality_max": tm["transmurality_max"],
+                    **_transmurality(frac),
                 }
             )
     for i, sl in enumerate(ndimage.find_objects(lab3), start=1):
         comp = lab3 == i
         ks = np.flatnonzero(comp.any(axis=(1, 2)))
         spanned = [r for r in ("apex", "mid", "base") if r in {g.regions[k] for k in ks}]
-        tm = chord_summary(np.concatenate(fractions_3d[i]))
         table.add_row(
             level="3D",
             lesion=i,
@@ -199,8 +198,7 @@ def lesion_table(
             area_mm2=float(g.area_mm2(comp).sum()),
             volume_ml=g.volume_ml(comp),
             **shape_3d(comp[sl]),
-            transmurality_mean=tm["transmurality_mean"],
-            transmurality_max=tm["transmurality_max"],
+            **_transmurality(np.concatenate(fractions_3d[i])),
         )
     for row in rows_2d:
         table.add_row(**row)

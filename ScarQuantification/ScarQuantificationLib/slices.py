@@ -178,6 +178,26 @@ def slice_geometry(
     return SliceGeometry(order, positions, slab, pixel, covered, cavity, cap, regions, centres)
 
 
+def geometry_and_myocardium(
+    masks: Mapping[str, np.ndarray],
+    spacing: Sequence[float],
+    apex_to_base: Sequence[int] | np.ndarray | None,
+    positions_mm: Sequence[float] | np.ndarray | None,
+    geometry: SliceGeometry | None,
+) -> tuple[SliceGeometry, np.ndarray]:
+    """The given geometry (or one from the masks) and the myocardium mask on its grid."""
+    g = geometry or slice_geometry(masks, spacing, apex_to_base, positions_mm)
+    return g, get_mask(masks, "Myocardium", g.cavity.shape)
+
+
+def scar_in_myocardium(masks: Mapping[str, np.ndarray], myo: np.ndarray, table: str) -> np.ndarray:
+    """The "Scar" mask restricted to the myocardium; raises naming `table` when it is absent."""
+    scar = get_mask(masks, "Scar", myo.shape)
+    if scar is None:
+        raise ValueError(f"{table} needs a 'Scar' mask")
+    return scar & myo
+
+
 def snake(name: str) -> str:
     """Segment name -> column stem: "Gray zone" -> "gray_zone", "No-reflow" -> "no_reflow"."""
     return name.lower().replace(" ", "_").replace("-", "_")
@@ -255,8 +275,7 @@ def slice_table(
     geometry: SliceGeometry | None = None,
 ) -> Table:
     """One row per slice, apex to base. Scar columns only when a "Scar" mask is given."""
-    g = geometry or slice_geometry(masks, spacing, apex_to_base, positions_mm)
-    myo = get_mask(masks, "Myocardium", g.cavity.shape)
+    g, myo = geometry_and_myocardium(masks, spacing, apex_to_base, positions_mm, geometry)
     shape = myo.shape
     scar = get_mask(masks, "Scar", shape)
     extra = [
