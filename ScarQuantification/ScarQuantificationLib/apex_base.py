@@ -8,9 +8,9 @@ normal is nearly perpendicular to it, or when the direction is axis-aligned: sho
 double-oblique, so an axis-aligned stack has lost its scanner orientation (e.g. EMIDEC's NIfTI
 sform, a unit-scale flip), and its geometry says nothing about where the apex is.
 
-Anatomy when geometry cannot tell: the LV cross-section narrows towards the apex. Two rules exist:
-`anatomical_order` (the end farther from the widest slice is the apex; segmentation pipeline and
-Slicer quantification) and `area_trend_order` (sign of the fitted LV-area slope; evaluation).
+Anatomy when geometry cannot tell: the LV cross-section narrows towards the apex, so the sign of
+the fitted LV-area slope over the covered slices gives the order (`area_trend_order`; the
+mask-based `anatomical_order` wraps it for the segmentation pipeline and Slicer quantification).
 """
 
 from __future__ import annotations
@@ -51,20 +51,12 @@ def geometric_order(direction: np.ndarray, num_slices: int) -> tuple[np.ndarray 
 
 
 def anatomical_order(lv_mask: np.ndarray) -> np.ndarray | None:
-    """Apex-to-base order from a (k, j, i) LV mask (blood pool + myocardium): the apex is the end
-    farther from the widest cross-section (ties: the end with the smaller area). None with fewer
-    than two LV slices (nothing to compare)."""
-    area = np.asarray(lv_mask, dtype=bool).reshape(lv_mask.shape[0], -1).sum(axis=1)
-    present = np.flatnonzero(area)
-    if present.size < 2:
-        return None
-    k = np.arange(lv_mask.shape[0])
-    first, last = int(present[0]), int(present[-1])
-    widest = int(np.argmax(area))
-    apex_first = (widest - first) > (last - widest) or (
-        (widest - first) == (last - widest) and area[first] <= area[last]
-    )
-    return k if apex_first else k[::-1]
+    """Apex-to-base order from a (k, j, i) LV mask (blood pool + myocardium): the LV area grows
+    toward the base (`area_trend_order`). The slope of all covered slices is more robust than
+    "the end farther from the widest slice", which put the apex at the base of EMIDEC Case_P053
+    (areas 1324 ... 4433 ... 3900). None with fewer than two LV slices."""
+    lv_mask = np.asarray(lv_mask, dtype=bool)
+    return area_trend_order(lv_mask.reshape(lv_mask.shape[0], -1).sum(axis=1))
 
 
 def area_trend_order(lv_area: np.ndarray) -> np.ndarray | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import slicer
-from quant_phantom import DIRECTION, ORIGIN, SPACING, build, column, dice, node_ids
+from quant_ring_scene import DIRECTION, ORIGIN, SPACING, build, column, dice, node_ids
 from ScarQuantificationLib.apex_base import apex_to_base_order
 from ScarQuantificationLib.mrml_logic import (
     ScarQuantificationHeadlessLogic,

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import slicer
-from quant_phantom import build, column
+from quant_ring_scene import build, column
 from ScarQuantificationLib.mrml_logic import ScarQuantificationHeadlessLogic
 
 
