@@ -1,7 +1,7 @@
 """YOLO scar detector on the TEST patients of Resources/Models/split.json, per centre.
 
     .venv/bin/python bench/bench_detector.py [--weights Resources/Models/scar_detector.pt |
-        --run runs/detector] [--split test] [--jitter 0.1] [--conf 0.25] [--threads 1]
+        --run runs/detector] [--split test] [--jitter 0.1] [--conf 0.1,0.25] [--threads 1]
 
 Frames: every slice with a reference LV (EMIDEC PNG and MyoPS, as loaded for training), the
 scar frame of the reference-LV box (`scar.frame.gt_box`); with --jitter s the box centre moves
@@ -36,7 +36,7 @@ from ScarSegmentationLib.data import load_all, load_split  # noqa: E402
 from ScarSegmentationLib.data.augment import jitter_box  # noqa: E402
 from ScarSegmentationLib.intensity import standardize_slice  # noqa: E402
 from ScarSegmentationLib.scar.boxes import keep_on_myocardium, score_frame  # noqa: E402
-from ScarSegmentationLib.scar.detector import CONF, ScarDetector  # noqa: E402
+from ScarSegmentationLib.scar.detector import ScarDetector  # noqa: E402
 from ScarSegmentationLib.scar.frame import gt_box, label_frame, scar_frame  # noqa: E402
 from ScarSegmentationLib.training.detector_data import has_lv  # noqa: E402
 
@@ -57,28 +57,59 @@ def patient_frames(p, rng: np.random.Generator | None, jitter: float):  # noqa: 
     return frames, labels
 
 
+KEYS = ("true", "found", "pred", "pred_ok", "found30", "pred_ok30", "slices", "seconds",
+        "normal_slices", "normal_boxes", "clean_slices", "clean_boxes", "patients")  # fmt: skip
+
+
+def add_scores(t: dict[str, float], kept: list, lab: np.ndarray, normal: bool) -> None:
+    s = score_frame(kept, lab)
+    for key in ("true", "found", "pred", "pred_ok"):
+        t[key] += s[key]
+    strict = score_frame(kept, lab, min_iou=STRICT_IOU)
+    t["found30"] += strict["found"]
+    t["pred_ok30"] += strict["pred_ok"]
+    if normal:
+        t["normal_slices"] += 1
+        t["normal_boxes"] += len(kept)
+    if s["true"] == 0:
+        t["clean_slices"] += 1
+        t["clean_boxes"] += len(kept)
+
+
+def ratio(a: float, b: float) -> str:
+    return "n/a" if b == 0 else f"{a / b:.3f} ({int(a)}/{int(b)})"
+
+
+def f1(t: dict[str, float]) -> float:
+    r = t["found"] / t["true"] if t["true"] else 0.0
+    p = t["pred_ok"] / t["pred"] if t["pred"] else 0.0
+    return 2 * r * p / (r + p) if r + p else 0.0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default=str(REPO / "Resources/Models/scar_detector.pt"))
     ap.add_argument("--run", default=None, help="use <run>/train/weights/best.pt (no checksum)")
     ap.add_argument("--split", default="test", choices=("test", "val"))
     ap.add_argument("--jitter", type=float, default=0.0, help="box centre shift, x side")
-    ap.add_argument("--conf", type=float, default=CONF)
+    ap.add_argument(
+        "--conf", default=None, help="score threshold(s), comma-separated (default: stored one)"
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.run:
-        det = ScarDetector.load(
-            Path(args.run) / "train/weights/best.pt", verify=False, conf=args.conf
-        )
+        det = ScarDetector.load(Path(args.run) / "train/weights/best.pt", verify=False)
     else:
-        det = ScarDetector.load(args.weights, conf=args.conf)
+        det = ScarDetector.load(args.weights)
+    confs = [float(c) for c in args.conf.split(",")] if args.conf else [det.conf]
+    det.conf = min(confs)  # predict once; higher thresholds filter (NMS result is the same)
     patients = load_all()
     ids = load_split()[args.split]
     rng = np.random.default_rng(args.seed) if args.jitter > 0 else None
     det.predict(np.zeros((2, 256, 256), np.float32))  # warm-up, not timed
-    totals: dict[str, dict[str, float]] = {}
+    totals: dict[tuple[float, str], dict[str, float]] = {}
     for pid in ids:
         p = patients[pid]
         frames, labels = patient_frames(p, rng, args.jitter)
@@ -87,42 +118,27 @@ def main() -> int:
         t0 = time.perf_counter()
         pred = det.predict(np.stack(frames))
         dt = time.perf_counter() - t0
-        t = totals.setdefault(p.centre, dict.fromkeys(
-            ("true", "found", "pred", "pred_ok", "found30", "pred_ok30", "slices", "seconds", "normal_slices",
-             "normal_boxes", "clean_slices", "clean_boxes", "patients"), 0.0))  # fmt: skip
-        t["patients"] += 1
-        t["slices"] += len(frames)
-        t["seconds"] += dt
-        normal = "Case_N" in pid
-        for boxes, lab in zip(pred, labels, strict=True):
-            kept = keep_on_myocardium(boxes, lab >= 2)
-            s = score_frame(kept, lab)
-            for key in ("true", "found", "pred", "pred_ok"):
-                t[key] += s[key]
-            strict = score_frame(kept, lab, min_iou=STRICT_IOU)
-            t["found30"] += strict["found"]
-            t["pred_ok30"] += strict["pred_ok"]
-            if normal:
-                t["normal_slices"] += 1
-                t["normal_boxes"] += len(kept)
-            if s["true"] == 0:
-                t["clean_slices"] += 1
-                t["clean_boxes"] += len(kept)
+        for conf in confs:
+            t = totals.setdefault((conf, p.centre), dict.fromkeys(KEYS, 0.0))
+            t["patients"] += 1
+            t["slices"] += len(frames)
+            t["seconds"] += dt
+            for boxes, lab in zip(pred, labels, strict=True):
+                kept = keep_on_myocardium([b for b in boxes if b.score >= conf], lab >= 2)
+                add_scores(t, kept, lab, "Case_N" in pid)
         print(f"{pid:22s} slices {len(frames):2d} boxes {sum(len(b) for b in pred):3d} "
               f"{dt / len(frames) * 1000:.0f} ms/slice", flush=True)  # fmt: skip
 
-    def ratio(a: float, b: float) -> str:
-        return "n/a" if b == 0 else f"{a / b:.3f} ({int(a)}/{int(b)})"
-
-    print(f"\n### Scar detector on {args.split} patients (conf {args.conf}, box jitter {args.jitter}, "
+    print(f"\n### Scar detector on {args.split} patients (box jitter {args.jitter}, "
           f"threads {args.threads})\n")  # fmt: skip
-    print("| centre | patients | slices | component recall | box precision "
-          "| recall, precision at IoU >= 0.3 | FP boxes / normal-patient slice | FP boxes / scar-free slice | s / slice |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
-    for centre, t in totals.items():
+    print("| conf | centre | patients | slices | component recall | box precision | F1 "
+          "| recall, precision at IoU >= 0.3 | FP boxes / normal-patient slice "
+          "| FP boxes / scar-free slice | s / slice |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for (conf, centre), t in totals.items():
         print(
-            f"| {CENTRES.get(centre, centre)} | {int(t['patients'])} | {int(t['slices'])} "
-            f"| {ratio(t['found'], t['true'])} | {ratio(t['pred_ok'], t['pred'])} "
+            f"| {conf:g} | {CENTRES.get(centre, centre)} | {int(t['patients'])} | {int(t['slices'])} "
+            f"| {ratio(t['found'], t['true'])} | {ratio(t['pred_ok'], t['pred'])} | {f1(t):.3f} "
             f"| {ratio(t['found30'], t['true'])}, {ratio(t['pred_ok30'], t['pred'])} "
             f"| {ratio(t['normal_boxes'], t['normal_slices'])} "
             f"| {ratio(t['clean_boxes'], t['clean_slices'])} | {t['seconds'] / t['slices']:.3f} |"

@@ -40,7 +40,7 @@ def test_stage_keeps_boxes_on_the_myocardium_of_cropped_slices():
     det = FixedBoxes()
     ScarDetectStage(det).run(ctx, lambda f, m: None)
     assert det.frames.shape == (1, 256, 256)  # only slice 0 has both a box and a myocardium
-    # frame (150..200, 120..136) = slice columns 55.5..68 at rows 48..52: crosses the ring
+    # frame (150..200, 120..136) = slice columns 55.5..68, rows 38..42: crosses the ring
     assert ctx.boxes == [{"k": 0, "x0": 150, "y0": 120, "x1": 200, "y1": 136, "score": 0.9}]
     assert ctx.info(0)["scar_boxes"] == ctx.boxes
     assert "scar_boxes" not in ctx.info(1) and "scar_boxes" not in ctx.info(2)
@@ -86,3 +86,13 @@ def test_random_yolo_returns_boxes_in_the_frame(random_yolo):
             assert 0 <= b.x0 <= b.x1 <= 256 and 0 <= b.y0 <= b.y1 <= 256
     with pytest.raises(ValueError):
         det.predict(np.zeros((1, 128, 128), np.float32))
+
+
+def test_threshold_given_else_stored_with_the_weights_else_default():
+    from types import SimpleNamespace
+
+    from ScarSegmentationLib.scar.detector import CONF, CONF_KEY
+
+    assert ScarDetector(SimpleNamespace(ckpt={CONF_KEY: 0.4})).conf == 0.4
+    assert ScarDetector(SimpleNamespace(ckpt={CONF_KEY: 0.4}), conf=0.1).conf == 0.1
+    assert ScarDetector(SimpleNamespace(ckpt=None)).conf == CONF

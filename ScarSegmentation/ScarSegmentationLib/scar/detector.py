@@ -20,7 +20,8 @@ import numpy as np
 from .boxes import Box
 from .frame import SCAR_SIZE
 
-CONF = 0.25  # score threshold for kept boxes
+CONF = 0.25  # default score threshold for kept boxes
+CONF_KEY = "scarseg_conf"  # checkpoint key of the threshold tuned on the val split
 NMS_IOU = 0.5
 FONTS = ("Arial.ttf", "Arial.Unicode.ttf")
 
@@ -66,9 +67,11 @@ def to_rgb8(frame: np.ndarray) -> np.ndarray:
 class ScarDetector:
     """Boxes with scores on batches of scar frames (frame pixel coordinates)."""
 
-    def __init__(self, model: Any, conf: float = CONF, iou: float = NMS_IOU) -> None:
+    def __init__(self, model: Any, conf: float | None = None, iou: float = NMS_IOU) -> None:
         self.model = model  # an ultralytics YOLO
-        self.conf = conf
+        # score threshold: given, else the one tuned on the val split and stored at export
+        stored = (getattr(model, "ckpt", None) or {}).get(CONF_KEY)
+        self.conf = float(conf if conf is not None else stored if stored is not None else CONF)
         self.iou = iou
 
     @classmethod

@@ -1,7 +1,7 @@
 """Train the YOLO scar detector (ultralytics, nano, from scratch, CPU), resumable, with a deadline.
 
     python -m ScarSegmentationLib.training.train_detector [--epochs N] [--deadline ISO] [--resume]
-    python -m ScarSegmentationLib.training.train_detector --export   # best.pt -> Resources/Models
+    python -m ScarSegmentationLib.training.train_detector --export [--conf C]  # -> Resources/Models
 
 Data: the TRAIN split (EMIDEC PNG + MyoPS) as augmented scar frames, VAL split as plain frames
 (`detector_data`), written once under <out>/dataset. The model is built from its yaml (no
@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         help="smoke test: first N train patients (N//4 val)",
+    )
+    parser.add_argument(
+        "--conf", type=float, default=None, help="with --export: score threshold to store"
     )
     parser.add_argument("--dataset-only", action="store_true", help="build <out>/dataset and stop")
     parser.add_argument(
@@ -202,10 +205,10 @@ def extend_epochs(checkpoint: Path, epochs: int) -> None:
     torch.save(ck, checkpoint)
 
 
-def export_weights(out: Path, directory: Path | None = None) -> Path:
+def export_weights(out: Path, directory: Path | None = None, conf: float | None = None) -> Path:
     """<out>/train/weights/best.pt -> <models>/scar_detector.pt (optimiser stripped, fp16) and
-    its SHA256 line."""
-    from ..scar.detector import configure_offline
+    its SHA256 line; `conf` (the score threshold chosen on the val split) is stored with it."""
+    from ..scar.detector import CONF_KEY, configure_offline
     from ..weights import models_dir
     from .export import record_checksum
 
@@ -213,7 +216,8 @@ def export_weights(out: Path, directory: Path | None = None) -> Path:
     from ultralytics.utils.torch_utils import strip_optimizer
 
     dest = (directory or models_dir()) / "scar_detector.pt"
-    strip_optimizer(out / RUN_NAME / "weights" / "best.pt", str(dest))
+    updates = {CONF_KEY: float(conf)} if conf is not None else None
+    strip_optimizer(out / RUN_NAME / "weights" / "best.pt", str(dest), updates=updates)
     record_checksum(dest)
     return dest
 
@@ -229,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
 
     configure_offline(out / "yolo_config")
     if args.export:
-        dest = export_weights(out)
+        dest = export_weights(out, conf=args.conf)
         log.info("exported %s (%.1f MB)", dest, dest.stat().st_size / 1e6)
         return 0
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
