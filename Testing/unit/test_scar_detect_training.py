@@ -5,7 +5,12 @@ import torch
 from ScarSegmentationLib.data.loaders import PatientSlices
 from ScarSegmentationLib.scar.boxes import Box, gt_boxes
 from ScarSegmentationLib.training import detector_data as dd
-from ScarSegmentationLib.training.train_detector import callbacks, extend_epochs
+from ScarSegmentationLib.training.train_detector import (
+    FINAL_EVAL_S,
+    callbacks,
+    extend_epochs,
+    fit_schedule,
+)
 
 torch.set_num_threads(1)
 
@@ -109,3 +114,17 @@ def test_deadline_callbacks_stop_and_copy_last(tmp_path, monkeypatch):
     now[0] = 1151.0
     cb["on_train_batch_end"](late)
     assert late.stop
+
+
+def test_fit_schedule_ends_the_epochs_at_the_deadline():
+    calls = []
+    trainer = SimpleNamespace(epoch=2, epochs=50, args=SimpleNamespace(epochs=50))
+    trainer.scheduler = SimpleNamespace(last_epoch=-1)
+    trainer._setup_scheduler = lambda: calls.append(trainer.epochs)
+    now = 1000.0
+    fit_schedule(trainer, deadline=now + FINAL_EVAL_S + 100.0, epoch_s=10.0, now=now)
+    # 3 epochs done, 100 s left at 10.5 s per epoch (5 % margin) -> 9 more
+    assert trainer.epochs == trainer.args.epochs == 12 and calls == [12]
+    assert trainer.scheduler.last_epoch == 2
+    fit_schedule(trainer, deadline=now, epoch_s=10.0, now=now)  # past it: no epoch beyond this one
+    assert trainer.epochs == 3

@@ -26,6 +26,7 @@ from typing import Any
 log = logging.getLogger("scarseg.train_detector")
 RUN_NAME = "train"
 DEFAULT_EPOCHS = 12
+FINAL_EVAL_S = 30.0  # seconds kept after the last epoch for ultralytics' final validation
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume", action="store_true", help="continue from <out>/train/weights/resume.pt"
     )
     parser.add_argument("--deadline", default=None, help="UTC ISO time; stop cleanly before it")
+    parser.add_argument(
+        "--fit-deadline",
+        action="store_true",
+        help="resize the schedule after each epoch so it ends at the deadline",
+    )
     parser.add_argument(
         "--limit-patients",
         type=int,
@@ -110,10 +116,24 @@ def _dataset(args: argparse.Namespace, out: Path) -> Path:
     return root / "data.yaml"
 
 
-def callbacks(deadline: float | None, resume_copy: Path) -> dict[str, Any]:
-    """ultralytics callbacks: copy each saved last.pt to `resume_copy`; stop before the deadline;
-    one log line per epoch."""
-    state = {"t_epoch": time.time(), "epoch_s": 0.0, "in_epoch": False}
+def fit_schedule(trainer: Any, deadline: float, epoch_s: float, now: float) -> None:
+    """Resize the total epochs so the schedule ends at the deadline (as ultralytics' own `time`
+    mode does after each epoch; that mode cannot resume, it counts from the run's start)."""
+    remaining = deadline - now - FINAL_EVAL_S
+    total = max(trainer.epoch + 1, trainer.epoch + 1 + int(remaining // (1.05 * epoch_s)))
+    if total != trainer.epochs:
+        log.info("schedule fitted to the deadline: %d epochs in total", total)
+        trainer.epochs = trainer.args.epochs = total
+        trainer._setup_scheduler()
+        trainer.scheduler.last_epoch = trainer.epoch
+
+
+def callbacks(
+    deadline: float | None, resume_copy: Path, fit_deadline: bool = False
+) -> dict[str, Any]:
+    """ultralytics callbacks: copy each saved last.pt to `resume_copy`; stop before the deadline
+    (and with `fit_deadline` resize the schedule to end there); one log line per epoch."""
+    state = {"t_epoch": time.time(), "epoch_s": 0.0, "in_epoch": False, "sum_s": 0.0, "n": 0}
 
     def on_model_save(trainer: Any) -> None:
         shutil.copyfile(trainer.last, resume_copy)
@@ -128,8 +148,11 @@ def callbacks(deadline: float | None, resume_copy: Path) -> dict[str, Any]:
     def on_fit_epoch_end(trainer: Any) -> None:
         now = time.time()
         m = trainer.metrics or {}
-        if state["in_epoch"]:
+        timed = bool(state["in_epoch"])
+        if timed:
             state["epoch_s"], state["in_epoch"] = now - state["t_epoch"], False
+            state["sum_s"] += state["epoch_s"]
+            state["n"] += 1
             what = f"epoch {trainer.epoch + 1}/{trainer.epochs}  {state['epoch_s']:.0f} s"
         else:  # ultralytics' final validation of best.pt after the last epoch
             what = "final validation of best.pt"
@@ -144,7 +167,14 @@ def callbacks(deadline: float | None, resume_copy: Path) -> dict[str, Any]:
             m.get("metrics/mAP50(B)", float("nan")),
             m.get("metrics/mAP50-95(B)", float("nan")),
         )
-        if deadline is not None and not trainer.stop and now + 1.1 * state["epoch_s"] > deadline:
+        if deadline is None or trainer.stop or not timed:
+            return
+        mean_s = state["sum_s"] / state["n"]  # epochs of this run (noisy one by one)
+        if fit_deadline:
+            fit_schedule(trainer, deadline, mean_s, now)
+            if trainer.epoch + 1 >= trainer.epochs:
+                trainer.stop = True  # schedule complete
+        elif now + 1.1 * max(state["epoch_s"], mean_s) > deadline:
             log.info("stopping: the next epoch would pass the deadline (resume with --resume)")
             trainer.stop = True
 
@@ -254,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
         log.info("schedule extended to %d epochs", args.epochs)
     model = yolo(str(resume_ckpt) if args.resume else args.model, task="detect")
     weights_dir.mkdir(parents=True, exist_ok=True)
-    for event, fn in callbacks(_deadline(args.deadline), resume_ckpt).items():
+    for event, fn in callbacks(_deadline(args.deadline), resume_ckpt, args.fit_deadline).items():
         model.add_callback(event, fn)
     overrides = train_overrides(args, data_yaml, out)
     log.info(
