@@ -1,7 +1,8 @@
 """Train one of the models on the real data (CPU, resumable, logged).
 
-MODEL is roi (stage 1 LV ROI U-Net), myocardium (stage 2 U-Net) or anatomy (stage 3
-autoencoder + Gaussian mixture). Data: SCARSEG_DATA or ../shared/data; patient split:
+MODEL is roi (stage 1 LV ROI U-Net), myocardium (stage 2 U-Net), anatomy (stage 3
+autoencoder + Gaussian mixture), detector (YOLO scar boxes) or segmenter (LiteMedSAM mask
+decoder fine-tuned on scar). Data: SCARSEG_DATA or ../shared/data; patient split:
 Resources/Models/split.json. Run `scarseg train MODEL --help` for the model's options.
 """
 
@@ -14,6 +15,8 @@ TRAINERS = {
     "roi": "training.train_unet",
     "myocardium": "training.train_unet",
     "anatomy": "training.train_anatomy",
+    "detector": "training.train_detector",
+    "segmenter": "training.train_segmenter",
 }
 
 
