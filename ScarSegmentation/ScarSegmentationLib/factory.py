@@ -41,12 +41,27 @@ def _anatomy() -> list[Stage]:
     return [AnatomyStage(load_anatomy_model(weights.model_path("anatomy")))]
 
 
+def _scar_network(options: PipelineOptions) -> list[Stage]:
+    """YOLO boxes -> LiteMedSAM masks, when both models are installed and the options allow."""
+    if options.scar_method != "auto":
+        return []
+    if not (weights.available("scar_detector") and weights.available("scar_segmenter")):
+        return []
+    from .scar.detector import ScarDetector
+    from .scar.segmenter import load_segmenter
+    from .stages.scar_detect import ScarDetectStage
+    from .stages.scar_segment import ScarSegmentStage
+
+    detector = ScarDetector.load(weights.model_path("scar_detector"))
+    return [ScarDetectStage(detector), ScarSegmentStage(load_segmenter())]
+
+
 def build_pipeline(options: PipelineOptions | None = None) -> Pipeline:
     from .stages.quantify import QuantifyStage
 
     options = options or PipelineOptions()
     torch.set_num_threads(max(1, int(options.threads)))
-    # Scar: no scar network is installed yet, so QuantifyStage segments it by FWHM threshold
-    # inside the predicted myocardium unless options.scar_method == "none".
-    stages = [*_stage1_2(), *_anatomy(), QuantifyStage()]
+    # Without the scar network (or with scar_method "threshold"), QuantifyStage segments the
+    # scar by FWHM threshold inside the predicted myocardium, unless scar_method is "none".
+    stages = [*_stage1_2(), *_anatomy(), *_scar_network(options), QuantifyStage()]
     return Pipeline(stages, options)

@@ -77,7 +77,7 @@ class QuantifyStage:
         ctx.notes.extend(result.notes)
         if use_threshold:
             ctx.notes.append(
-                "no scar network is installed: scar = FWHM threshold inside the predicted "
-                "myocardium (classical method; see README for its measured accuracy)"
+                "scar = FWHM threshold inside the predicted myocardium (classical method; "
+                "the scar network is not installed or not selected; see README for accuracy)"
             )
         progress(1.0, "quantified")
