@@ -10,6 +10,8 @@ nodes and the global displayable manager factory is left alone.
 from __future__ import annotations
 
 import ctypes.util
+import importlib
+import importlib.util
 import math
 import os
 import sys
@@ -163,7 +165,19 @@ class _SliceView:
         self.window.Finalize()
 
 
+def _load_triton_before_mesa() -> None:
+    """Import triton (torch's compiler backend) before EGL loads Mesa, if it is installed.
+
+    Mesa's drivers bring their own LLVM; importing triton after a Mesa context exists crashes
+    the process (segfault in triton's native library, seen with torch 2.14 + Mesa here), and
+    torchvision/ultralytics import triton lazily. Loaded first, both coexist.
+    """
+    if importlib.util.find_spec("triton") is not None:
+        importlib.import_module("triton")
+
+
 def _offscreen_window(size: int) -> vtk.vtkRenderWindow:
+    _load_triton_before_mesa()
     window = vtk.vtkRenderWindow()
     kind = window.GetClassName()
     # VTK falls back to OSMesa when EGL cannot start, and then crashes on Render if libOSMesa is
