@@ -124,6 +124,15 @@ def _write_all(result: PipelineResult, tmp: Path, overview: bool) -> None:
             )
         except RenderError as exc:  # no offscreen OpenGL: everything else is still valid
             notes.append(f"overview.png not written: {exc}")
+    if "aha" in result.tables:
+        from ScarQuantificationLib.bullseye import bullseye_from_table
+
+        bullseye_from_table(
+            result.tables["aha"],
+            "scar_pct",
+            tmp / "bullseye.png",
+            title=f"{result.study.name}: scar % per AHA segment",
+        )
     provenance = _provenance(result)
     provenance["notes"] = [*provenance["notes"], *notes]
     (tmp / "run.json").write_text(json.dumps(provenance, indent=2) + "\n")

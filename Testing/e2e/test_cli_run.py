@@ -22,6 +22,8 @@ EXPECTED = [
     "lesions.schema.tsv",
     "scene.mrb",
     "overview.png",
+    "bullseye.png",
+    "myocardium_uncertainty.nii.gz",
     "run.json",
 ]
 
