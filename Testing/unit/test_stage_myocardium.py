@@ -3,7 +3,12 @@ import torch
 from ScarSegmentationLib.crop import CROP_SIZE, CropBox
 from ScarSegmentationLib.models.unet import ResUNet
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions
-from ScarSegmentationLib.stages.myocardium import MyocardiumStage, clean_slice, sample_dice
+from ScarSegmentationLib.stages.myocardium import (
+    MyocardiumStage,
+    clean_slice,
+    refine_boxes,
+    sample_dice,
+)
 from ScarSegmentationLib.study import Study
 
 torch.set_num_threads(1)
@@ -101,3 +106,22 @@ def test_sample_dice():
     b[1] = False
     b[1, 5:] = True
     assert sample_dice(b, a[0]) == 0.5
+
+
+def test_refine_boxes_recentres_on_first_pass_lv():
+    box = CropBox(40, 50, 64)  # 0.5 slice px per crop px
+    first = np.zeros((1, 3, CROP_SIZE, CROP_SIZE), np.float32)
+    first[0, 0] = 1
+    lv = disk((CROP_SIZE, CROP_SIZE), 84, 64, 20)  # 20 crop px below the crop centre
+    first[0, 0][lv], first[0, 2][lv] = 0, 1
+    new = refine_boxes({0: box, 1: box}, first, [0], (100, 120))[0]
+    assert abs(new.center_y - (40 + 10)) < 1 and abs(new.center_x - 50) < 1
+    expected_side = 2.0 * 2 * (20 * 0.5)  # CROP_FACTOR x diameter of a 10 px radius disk
+    assert abs(new.side - expected_side) / expected_side < 0.1
+
+
+def test_refine_boxes_keeps_roi_box_when_first_pass_is_empty():
+    box = CropBox(40, 50, 64)
+    first = np.zeros((1, 3, CROP_SIZE, CROP_SIZE), np.float32)
+    first[0, 0] = 1
+    assert refine_boxes({0: box}, first, [0], (100, 120))[0] == box

@@ -47,6 +47,8 @@ def test_area_jumps_drop_basal_slices_only():
     assert area_jumps(areas, order) == [7, 8]
     assert area_jumps(areas[::-1], order[::-1]) == [1, 0]  # base first in k order
     assert area_jumps(np.array([0, 100, 120, 130, 135, 140, 150, 160, 170]), order) == []
+    # the LV widens towards the base: a steady growth is not a jump (EMIDEC Case_N083 areas)
+    assert area_jumps(np.array([914, 1514, 2041, 2508, 2812, 3684, 2813]), np.arange(7)) == []
     # a large apical slice is not a basal jump
     assert area_jumps(np.array([400, 100, 120, 130, 135, 140, 150, 160, 170]), order) == []
 

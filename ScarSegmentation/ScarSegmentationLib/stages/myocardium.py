@@ -10,12 +10,14 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from ..crop import CROP_SIZE, extract, paste
+from ..crop import CROP_SIZE, CropBox, extract, paste
+from ..data.geometry import lv_box_from_mask
 from ..models.unet import mc_predict
 from ..pipeline import PipelineContext, ProgressCallback
 from .standardize import ensure_standardized
 
 BG, BLOOD_POOL, MYOCARDIUM = 0, 1, 2
+MIN_REFINE_PIXELS = 20  # a smaller first-pass LV is not trusted to re-centre the crop
 
 
 def largest_component(mask: np.ndarray) -> np.ndarray:
@@ -44,11 +46,31 @@ def sample_dice(samples: np.ndarray, mean_mask: np.ndarray) -> float:
     return float(np.mean(dices))
 
 
+def refine_boxes(
+    boxes: dict[int, CropBox], first_pass: np.ndarray, ks: list[int], shape: tuple[int, int]
+) -> dict[int, CropBox]:
+    """Crops re-centred and re-sized on the LV (blood pool + myocardium) of a first pass: the
+    ROI net's LV is coarser than stage 2's, and the myocardium net was trained on crops of the
+    true LV (+-10 % centre, x0.8-1.25 side), so a second crop from its own LV is closer to that
+    distribution. Slices whose first pass finds no LV keep their ROI crop."""
+    out = dict(boxes)
+    for n, k in enumerate(ks):
+        lv = paste((first_pass[n, BLOOD_POOL] + first_pass[n, MYOCARDIUM]), boxes[k], shape) > 0.5
+        lv = largest_component(lv)
+        box = lv_box_from_mask(lv) if lv.sum() >= MIN_REFINE_PIXELS else None
+        if box is not None:
+            out[k] = box
+    return out
+
+
 class MyocardiumStage:
     name = "myocardium"
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    # refine=True re-crops on a first pass's LV. Measured on the val patients (epoch-82
+    # weights): EMIDEC myocardium Dice 0.812 -> 0.816, MyoPS 0.773 -> 0.744, so it is off.
+    def __init__(self, model: torch.nn.Module, refine: bool = False) -> None:
         self.model = model
+        self.refine = refine
 
     def predict_crops(self, crops: np.ndarray, samples: int) -> np.ndarray:
         """(N, S, S) crops -> softmax (M, N, 3, S, S), M = max(samples, 1) passes."""
@@ -64,6 +86,14 @@ class MyocardiumStage:
         if mc:
             torch.manual_seed(ctx.options.seed)  # reproducible dropout masks
         progress(0.05, f"segmenting the myocardium on {len(ks)} slices")
+        if self.refine and ks:
+            crops = np.stack([extract(std[k], ctx.crop_boxes[k], CROP_SIZE) for k in ks])
+            first = self.predict_crops(crops, 1)[0]
+            ctx.crop_boxes = refine_boxes(ctx.crop_boxes, first, ks, shape[1:])
+            for k in ks:
+                box = ctx.crop_boxes[k]
+                ctx.info(k)["crop_center_yx"] = (box.center_y, box.center_x)
+                ctx.info(k)["crop_side_px"] = box.side
         crops = np.stack([extract(std[k], ctx.crop_boxes[k], CROP_SIZE) for k in ks])
         probs = self.predict_crops(crops, samples)
         mean = probs.mean(0)

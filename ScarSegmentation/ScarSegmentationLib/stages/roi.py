@@ -75,13 +75,14 @@ def keep_nearest_component(mask: np.ndarray, centre: tuple[float, float]) -> np.
 
 def area_jumps(areas: np.ndarray, order: np.ndarray) -> list[int]:
     """Basal slices (last third in apex-to-base order) whose area exceeds AREA_JUMP x the
-    median area of the other slices with a ROI; from the first such slice on, every more
-    basal slice is dropped too (above the valve plane nothing is LV)."""
+    largest area of the other slices with a ROI (the LV widens towards the base, so the
+    reference is the widest non-basal slice, not a median); from the first such slice on,
+    every more basal slice is dropped too (above the valve plane nothing is LV)."""
     ks = [int(k) for k in order if areas[k] > 0]
     if len(ks) < 3:
         return []
     n_base = max(1, len(ks) // 3)
-    ref = float(np.median([areas[k] for k in ks[: len(ks) - n_base]]))
+    ref = float(max(areas[k] for k in ks[: len(ks) - n_base]))
     basal = ks[len(ks) - n_base :]
     for i, k in enumerate(basal):
         if areas[k] > AREA_JUMP * ref:
