@@ -53,7 +53,7 @@ def write_mrb(scene: slicer.vtkMRMLScene, path: str | Path) -> Path:
     WriteToMRB saves every storable node through its storage node (adding default ones) into
     the bundle's Data/ folder and restores the nodes' own file names afterwards.
     """
-    path = Path(path)
+    path = Path(path).absolute()  # the scene refuses a relative bundle directory
     if path.suffix != ".mrb":
         raise ValueError(f"{path}: a scene bundle is written as .mrb")
     for node in _nodes(scene, "vtkMRMLTableNode"):

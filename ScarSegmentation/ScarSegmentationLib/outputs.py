@@ -150,7 +150,7 @@ def _covered_slices(result: PipelineResult) -> list[int]:
 def write_outputs(
     result: PipelineResult, out: Path, overwrite: bool = False, overview: bool = True
 ) -> Path:
-    out = Path(out)
+    out = Path(out).absolute()
     check_output_folder(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))

@@ -98,6 +98,15 @@ def test_run_myops_case(data_dir, tmp_path, capsys, require):
     _check_outputs(out, image)
 
 
+def test_relative_output_folder(data_dir, tmp_path, capsys, require, monkeypatch):
+    case = require(data_dir / "emidec-nifti" / "Case_N006")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(case), "-o", "out/N006", "-q", "--no-overview"]) == 0, (
+        capsys.readouterr()
+    )
+    assert (tmp_path / "out" / "N006" / "scene.mrb").is_file()
+
+
 def test_rerun_needs_overwrite_and_replaces(data_dir, tmp_path, capsys, require):
     case = require(data_dir / "emidec-nifti" / "Case_N006")
     out = tmp_path / "N006"
