@@ -157,12 +157,20 @@ def main() -> int:
     ap.add_argument("--split", default="test", choices=("test", "val"))
     ap.add_argument("--runs", default=None, help="use <runs>/{roi,myocardium}/best.pt")
     ap.add_argument("--mc", type=int, default=4, help="MC-dropout samples (<=1: deterministic)")
+    ap.add_argument("--no-flips", action="store_true", help="MC passes without flip TTA")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     roi_net, myo_net = load_models(args.runs)
     options = PipelineOptions(mc_samples=args.mc, threads=args.threads)
-    pipe = Pipeline([StandardizeStage(), LVROIStage(roi_net), MyocardiumStage(myo_net)], options)
+    pipe = Pipeline(
+        [
+            StandardizeStage(),
+            LVROIStage(roi_net),
+            MyocardiumStage(myo_net, flips=not args.no_flips),
+        ],
+        options,
+    )
     items = studies(args.split)
     pipe.run(items[0][2])  # warm-up (first-call allocations), not timed
     rows = []
