@@ -125,3 +125,16 @@ def test_refine_boxes_keeps_roi_box_when_first_pass_is_empty():
     first = np.zeros((1, 3, CROP_SIZE, CROP_SIZE), np.float32)
     first[0, 0] = 1
     assert refine_boxes({0: box}, first, [0], (100, 120))[0] == box
+
+
+def test_flip_passes_are_mapped_back_to_the_crop_frame():
+    # A pointwise model commutes with flips: every flipped pass, flipped back, must equal the
+    # plain pass on an asymmetric crop (a missing or wrong un-flip would not).
+    torch.manual_seed(0)
+    pointwise = torch.nn.Conv2d(1, 3, kernel_size=1)
+    crops = np.random.default_rng(1).random((2, 16, 16)).astype(np.float32)
+    flipped = MyocardiumStage(pointwise, flips=True).predict_crops(crops, 4)
+    plain = MyocardiumStage(pointwise, flips=False).predict_crops(crops, 1)[0]
+    assert flipped.shape == (4, 2, 3, 16, 16)
+    for s in range(4):
+        np.testing.assert_allclose(flipped[s], plain, atol=1e-6)
