@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import SimpleITK as sitk
-
 from ScarSegmentationLib.cli import main
 
 
