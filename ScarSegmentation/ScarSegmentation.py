@@ -46,7 +46,8 @@ SAMPLE_ATTRIBUTION = (
 )
 
 SCAR_METHODS = {
-    "auto": "Best available (detector + SAM, else threshold)",
+    "auto": "Best validated method",
+    "network": "Detector + SAM network (experimental)",
     "threshold": "FWHM threshold inside the myocardium",
 }
 DEVICES = {"cpu": "CPU", "cuda": "GPU (CUDA)"}

@@ -41,11 +41,24 @@ def _anatomy() -> list[Stage]:
     return [AnatomyStage(load_anatomy_model(weights.model_path("anatomy")))]
 
 
+# Whether "auto" uses the YOLO + LiteMedSAM scar network when it is installed. Off until the
+# network beats the FWHM threshold on the validation patients (see Resources/Models/scar_*.md);
+# "--scar-method network" runs it on request.
+SCAR_NETWORK_IN_AUTO = False
+
+
 def _scar_network(options: PipelineOptions) -> list[Stage]:
-    """YOLO boxes -> LiteMedSAM masks, when both models are installed and the options allow."""
-    if options.scar_method != "auto":
-        return []
-    if not (weights.available("scar_detector") and weights.available("scar_segmenter")):
+    """YOLO boxes -> LiteMedSAM masks, when asked for (or in "auto" once validated)."""
+    installed = weights.available("scar_detector") and weights.available("scar_segmenter")
+    if options.scar_method == "network" and not installed:
+        raise ModelError(
+            "scar method 'network' needs scar_detector.pt and scar_segmenter.pt in "
+            f"{weights.models_dir()}"
+        )
+    wanted = options.scar_method == "network" or (
+        options.scar_method == "auto" and SCAR_NETWORK_IN_AUTO and installed
+    )
+    if not wanted:
         return []
     from .scar.detector import ScarDetector
     from .scar.segmenter import load_segmenter

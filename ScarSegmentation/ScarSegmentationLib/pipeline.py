@@ -30,7 +30,7 @@ ProgressCallback = Callable[[float, str], None]  # (fraction 0..1 of the whole r
 class PipelineOptions:
     mc_samples: int = 4  # Monte-Carlo dropout samples in stage 2 (0 or 1 = deterministic)
     core_method: str = "fwhm"  # "fwhm" or "<n>sd" (n standard deviations above remote)
-    scar_method: str = "auto"  # "auto" = best available, "threshold" = FWHM in myocardium, "none"
+    scar_method: str = "auto"  # "auto", "network" (YOLO + SAM), "threshold" (FWHM), "none"
     threads: int = 2
     keep_probabilities: bool = True
     seed: int = 0

@@ -29,10 +29,11 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--scar-method",
-        choices=["auto", "threshold", "none"],
+        choices=["auto", "network", "threshold", "none"],
         default=PipelineOptions.scar_method,
-        help="scar segmentation: auto = the scar network when installed, else FWHM threshold "
-        "inside the predicted myocardium; threshold = always FWHM; none = myocardium only "
+        help="scar segmentation: network = YOLO boxes + LiteMedSAM (experimental until it beats "
+        "FWHM on validation patients); threshold = FWHM inside the predicted myocardium; auto = "
+        "the best validated method (today: threshold); none = myocardium only "
         "(default %(default)s)",
     )
     g.add_argument(
