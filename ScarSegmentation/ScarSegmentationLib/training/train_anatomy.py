@@ -31,6 +31,7 @@ from ..anatomy.gtcrops import gt_box, gt_myocardium_crop
 from ..anatomy.latent import build_bank
 from ..anatomy.model import AnatomyModel, save_anatomy_model
 from ..crop import CropBox
+from .common import setup_logging
 
 log = logging.getLogger("scarseg.train.anatomy")
 
@@ -55,16 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
-
-
-def _setup_logging(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    log.setLevel(logging.INFO)
-    log.handlers.clear()
-    fmt = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S")
-    for h in (logging.FileHandler(out / "train.log"), logging.StreamHandler()):
-        h.setFormatter(fmt)
-        log.addHandler(h)
 
 
 def _slices(patients: dict, ids: list[str]) -> list[tuple[str, np.ndarray, CropBox]]:
@@ -220,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    _setup_logging(out)
+    setup_logging(log, out)
     patients = load_all(args.data)
     split = load_split(args.split)
     th = CheckThresholds()

@@ -19,9 +19,10 @@ import argparse
 import logging
 import shutil
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from .common import parse_deadline, setup_logging
 
 log = logging.getLogger("scarseg.train_detector")
 RUN_NAME = "train"
@@ -70,25 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _setup_logging(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    fmt = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S")
-    handler = logging.FileHandler(out / "train.log")
-    handler.setFormatter(fmt)
-    log.setLevel(logging.INFO)
-    log.handlers[:] = [handler, logging.StreamHandler()]
-    for h in log.handlers:
-        h.setFormatter(fmt)
-    # ultralytics' own messages (args, epochs, validation) go to the same file
-    ul = logging.getLogger("ultralytics")
-    ul.handlers[:] = [h for h in ul.handlers if not isinstance(h, logging.FileHandler)] + [handler]
-
-
 def _deadline(value: str | None) -> float | None:
-    if not value:
-        return None
-    t = datetime.fromisoformat(value)
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+    d = parse_deadline(value)
+    return None if d is None else d.timestamp()
 
 
 def _dataset(args: argparse.Namespace, out: Path) -> Path:
@@ -258,7 +243,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     out = Path(args.out or "runs/detector")
-    _setup_logging(out)
+    handler = setup_logging(log, out)
+    # ultralytics' own messages (args, epochs, validation) go to the same file
+    ul = logging.getLogger("ultralytics")
+    ul.handlers[:] = [h for h in ul.handlers if not isinstance(h, logging.FileHandler)] + [handler]
     from ..scar.detector import configure_offline
 
     configure_offline(out / "yolo_config")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from ..scar.boxes import Box
 from ..scar.embeddings import Record, ensure_embeddings, load_records
 from ..scar.sam_augment import box_target, jitter_prompt
 from ..scar.sam_losses import scar_loss
+from .common import parse_deadline, setup_logging
 
 log = logging.getLogger("scarseg.train")
 DEFAULT_EMBEDDINGS = "runs/segmenter/embeddings"
@@ -61,23 +61,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--deadline", default=None,
                         help="UTC ISO time: stop cleanly (after a final val check) by then")  # fmt: skip
-
-
-def _setup_logging(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    log.setLevel(logging.INFO)
-    log.handlers.clear()
-    fmt = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S")
-    for h in (logging.FileHandler(out / "train.log"), logging.StreamHandler()):
-        h.setFormatter(fmt)
-        log.addHandler(h)
-
-
-def _deadline(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    d = datetime.fromisoformat(text)
-    return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 def trainable(net: torch.nn.Module) -> list[torch.nn.Parameter]:
@@ -179,12 +162,12 @@ def _config(args: argparse.Namespace, n_train: int, n_val: int) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out or ("runs/segmenter_nokl" if args.no_kl else "runs/segmenter"))
-    _setup_logging(out)
+    setup_logging(log, out)
     torch.set_num_threads(max(1, args.threads))
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    deadline = _deadline(args.deadline)
-    embed_deadline = _deadline(args.embed_deadline) or deadline
+    deadline = parse_deadline(args.deadline)
+    embed_deadline = parse_deadline(args.embed_deadline) or deadline
     cache = Path(args.embeddings)
 
     t0 = time.perf_counter()

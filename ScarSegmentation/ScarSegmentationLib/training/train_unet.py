@@ -23,6 +23,7 @@ import torch
 from ..data import PatientSlices, load_all, load_split
 from ..data.datasets import KINDS, N_CLASSES, PreparedSlice, make_sample, prepare, usable
 from ..models.unet import ResUNet
+from .common import parse_deadline, setup_logging
 from .losses import class_weights, segmentation_loss
 
 BASE_FILTERS = {"roi": 8, "myocardium": 16}  # myocardium net: twice the ROI net's filters
@@ -55,16 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="UTC ISO time; stop cleanly when the next epoch would pass it",
     )
-
-
-def _setup_logging(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    log.setLevel(logging.INFO)
-    log.handlers.clear()
-    fmt = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S")
-    for h in (logging.FileHandler(out / "train.log"), logging.StreamHandler()):
-        h.setFormatter(fmt)
-        log.addHandler(h)
 
 
 def _sampling_probs(slices: list[PreparedSlice]) -> np.ndarray:
@@ -126,23 +117,16 @@ def _save(path: Path, **state: object) -> None:
     tmp.replace(path)
 
 
-def _deadline(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    d = datetime.fromisoformat(text)
-    return d if d.tzinfo else d.replace(tzinfo=UTC)
-
-
 def run(args: argparse.Namespace) -> int:
     kind = getattr(args, "kind", None) or args.model
     if kind not in KINDS:
         raise ValueError(f"unknown network {kind!r}: expected one of {KINDS}")
     out = Path(args.out or f"runs/{kind}")
-    _setup_logging(out)
+    setup_logging(log, out)
     torch.set_num_threads(max(1, args.threads))
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    deadline = _deadline(args.deadline)
+    deadline = parse_deadline(args.deadline)
 
     t0 = time.perf_counter()
     split = load_split(args.split)
