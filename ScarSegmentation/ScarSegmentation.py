@@ -47,7 +47,8 @@ SAMPLE_ATTRIBUTION = (
 
 SCAR_METHODS = {
     "auto": "Best validated method",
-    "network": "Detector + SAM network (experimental)",
+    "unet": "U-Net scar head",
+    "network": "Detector + SAM network",
     "threshold": "FWHM threshold inside the myocardium",
 }
 DEVICES = {"cpu": "CPU", "cuda": "GPU (CUDA)"}

@@ -41,25 +41,32 @@ def _anatomy() -> list[Stage]:
     return [AnatomyStage(load_anatomy_model(weights.model_path("anatomy")))]
 
 
-# Whether "auto" uses the YOLO + LiteMedSAM scar network when it is installed. Off until the
-# network beats the FWHM threshold on the validation patients (see Resources/Models/scar_*.md);
-# "--scar-method network" runs it on request.
-SCAR_NETWORK_IN_AUTO = False
+# What "auto" runs for the scar when its weights are installed (else the FWHM threshold): the
+# method that scored best on the validation patients (see Resources/Models/scar_*.md).
+AUTO_SCAR_METHOD = "threshold"
+SCAR_WEIGHTS = {"unet": ("scar_unet",), "network": ("scar_detector", "scar_segmenter")}
 
 
-def _scar_network(options: PipelineOptions) -> list[Stage]:
-    """YOLO boxes -> LiteMedSAM masks, when asked for (or in "auto" once validated)."""
-    installed = weights.available("scar_detector") and weights.available("scar_segmenter")
-    if options.scar_method == "network" and not installed:
+def _scar_stages(options: PipelineOptions) -> list[Stage]:
+    """The scar stages of the chosen method; "threshold" and "none" need none here (the FWHM
+    threshold runs inside QuantifyStage)."""
+    method = options.scar_method
+    if method == "auto":
+        method = AUTO_SCAR_METHOD
+        if not all(weights.available(n) for n in SCAR_WEIGHTS.get(method, ())):
+            method = "threshold"
+    if method not in SCAR_WEIGHTS:
+        return []
+    missing = [n for n in SCAR_WEIGHTS[method] if not weights.available(n)]
+    if missing:
         raise ModelError(
-            "scar method 'network' needs scar_detector.pt and scar_segmenter.pt in "
+            f"scar method '{method}' needs {', '.join(n + '.pt' for n in missing)} in "
             f"{weights.models_dir()}"
         )
-    wanted = options.scar_method == "network" or (
-        options.scar_method == "auto" and SCAR_NETWORK_IN_AUTO and installed
-    )
-    if not wanted:
-        return []
+    if method == "unet":
+        from .stages.scar_unet import ScarUNetStage
+
+        return [ScarUNetStage(weights.load_model("scar_unet"))]
     from .scar.detector import ScarDetector
     from .scar.segmenter import load_segmenter
     from .stages.scar_detect import ScarDetectStage
@@ -74,7 +81,7 @@ def build_pipeline(options: PipelineOptions | None = None) -> Pipeline:
 
     options = options or PipelineOptions()
     torch.set_num_threads(max(1, int(options.threads)))
-    # Without the scar network (or with scar_method "threshold"), QuantifyStage segments the
-    # scar by FWHM threshold inside the predicted myocardium, unless scar_method is "none".
-    stages = [*_stage1_2(), *_anatomy(), *_scar_network(options), QuantifyStage()]
+    # Without a scar stage (scar_method "threshold", or "auto" resolving to it), QuantifyStage
+    # segments the scar by FWHM threshold inside the predicted myocardium ("none": no scar).
+    stages = [*_stage1_2(), *_anatomy(), *_scar_stages(options), QuantifyStage()]
     return Pipeline(stages, options)

@@ -30,7 +30,8 @@ ProgressCallback = Callable[[float, str], None]  # (fraction 0..1 of the whole r
 class PipelineOptions:
     mc_samples: int = 4  # Monte-Carlo dropout samples in stage 2 (0 or 1 = deterministic)
     core_method: str = "fwhm"  # "fwhm" or "<n>sd" (n standard deviations above remote)
-    scar_method: str = "auto"  # "auto", "network" (YOLO + SAM), "threshold" (FWHM), "none"
+    # "auto", "unet" (U-Net scar head), "network" (YOLO + SAM), "threshold" (FWHM), "none"
+    scar_method: str = "auto"
     threads: int = 2
     keep_probabilities: bool = True
     seed: int = 0

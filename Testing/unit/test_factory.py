@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from ScarSegmentationLib import factory, weights
 from ScarSegmentationLib.errors import ModelError
+from ScarSegmentationLib.models.unet import ResUNet
 from ScarSegmentationLib.pipeline import PipelineOptions
 
 
@@ -12,12 +14,87 @@ def _names(options):
     return [s.name for s in factory.build_pipeline(options).stages]
 
 
+# scar method -> (weights files it needs, stages it adds); "threshold"/"none" add no stage
+SCAR_METHODS = {
+    "unet": (("scar_unet",), ["scar_unet"]),
+    "network": (("scar_detector", "scar_segmenter"), ["scar_detect", "scar_segment"]),
+    "threshold": ((), []),
+}
+
+
+def _auto_scar_stages() -> list[str]:
+    """The scar stages "auto" should add: those of AUTO_SCAR_METHOD when its weights are all
+    installed, none otherwise (the FWHM threshold then runs inside quantification)."""
+    needs, stages = SCAR_METHODS[factory.AUTO_SCAR_METHOD]
+    return stages if all(weights.available(n) for n in needs) else []
+
+
 def test_default_pipeline_runs_stages_1_to_3_then_quantification():
     names = _names(PipelineOptions())
-    assert names[:3] == ["standardize", "lv_roi", "myocardium"]
+    anatomy = ["anatomy"] if weights.available("anatomy") else []
+    expected = ["standardize", "lv_roi", "myocardium", *anatomy, *_auto_scar_stages()]
+    assert names == [*expected, "quantification"]
+
+
+@pytest.fixture
+def scar_unet_installed(monkeypatch):
+    """Pretend scar_unet.pt is installed: a tiny 4-class ResUNet stands in for it."""
+    real_available, real_load = weights.available, weights.load_model
+    torch.manual_seed(0)
+    tiny = ResUNet(n_classes=4, base_filters=2).eval()
+    monkeypatch.setattr(
+        weights,
+        "available",
+        lambda n, *a, **k: True if n == "scar_unet" else real_available(n, *a, **k),
+    )
+    monkeypatch.setattr(
+        weights,
+        "load_model",
+        lambda n, *a, **k: tiny if n == "scar_unet" else real_load(n, *a, **k),
+    )
+    return tiny
+
+
+def test_unet_scar_method_needs_scar_unet_weights(monkeypatch):
+    real = weights.available
+    monkeypatch.setattr(
+        weights, "available", lambda n, *a, **k: False if n == "scar_unet" else real(n, *a, **k)
+    )
+    with pytest.raises(ModelError, match=r"scar_unet\.pt"):
+        factory.build_pipeline(PipelineOptions(scar_method="unet"))
+
+
+def test_unet_scar_method_adds_the_scar_head_before_quantification(scar_unet_installed):
+    pipeline = factory.build_pipeline(PipelineOptions(scar_method="unet"))
+    names = [s.name for s in pipeline.stages]
+    assert names.index("myocardium") < names.index("scar_unet") < names.index("quantification")
     assert names[-1] == "quantification"
-    assert ("anatomy" in names) == weights.available("anatomy")
-    assert not any(n.startswith("scar") for n in names), "auto does not use an unvalidated net"
+    assert not {"scar_detect", "scar_segment"} & set(names)  # only the requested method
+    head = pipeline.stages[names.index("scar_unet")]
+    assert head.model is scar_unet_installed
+
+
+def test_threshold_scar_method_ignores_an_installed_scar_head(scar_unet_installed):
+    names = _names(PipelineOptions(scar_method="threshold"))
+    assert not any(n.startswith("scar") for n in names)
+
+
+def test_auto_uses_the_scar_head_when_it_is_the_auto_method(monkeypatch, scar_unet_installed):
+    monkeypatch.setattr(factory, "AUTO_SCAR_METHOD", "unet")
+    names = _names(PipelineOptions(scar_method="auto"))
+    assert [n for n in names if n.startswith("scar")] == ["scar_unet"]
+    assert names.index("scar_unet") < names.index("quantification")
+
+
+def test_auto_falls_back_to_the_threshold_without_the_scar_head(monkeypatch):
+    monkeypatch.setattr(factory, "AUTO_SCAR_METHOD", "unet")
+    real = weights.available
+    monkeypatch.setattr(
+        weights, "available", lambda n, *a, **k: False if n == "scar_unet" else real(n, *a, **k)
+    )
+    names = _names(PipelineOptions(scar_method="auto"))  # no ModelError: auto falls back
+    assert not any(n.startswith("scar") for n in names)
+    assert names[-1] == "quantification"
 
 
 def test_network_scar_method_needs_its_weights(monkeypatch):

@@ -29,11 +29,11 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--scar-method",
-        choices=["auto", "network", "threshold", "none"],
+        choices=["auto", "unet", "network", "threshold", "none"],
         default=PipelineOptions.scar_method,
-        help="scar segmentation: network = YOLO boxes + LiteMedSAM (experimental until it beats "
-        "FWHM on validation patients); threshold = FWHM inside the predicted myocardium; auto = "
-        "the best validated method (today: threshold); none = myocardium only "
+        help="scar segmentation: unet = U-Net scar head on the LV crops; network = YOLO boxes + "
+        "LiteMedSAM; threshold = FWHM inside the predicted myocardium; auto = the method that "
+        "scored best on the validation patients (README, Scar results); none = myocardium only "
         "(default %(default)s)",
     )
     g.add_argument(

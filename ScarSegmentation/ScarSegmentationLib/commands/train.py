@@ -1,7 +1,7 @@
 """Train one of the models on the real data (CPU, resumable, logged).
 
-MODEL is roi (stage 1 LV ROI U-Net), myocardium (stage 2 U-Net), anatomy (stage 3
-autoencoder + Gaussian mixture), detector (YOLO scar boxes) or segmenter (LiteMedSAM mask
+MODEL is roi (stage 1 LV ROI U-Net), myocardium (stage 2 U-Net), scar_unet (the U-Net scar
+head baseline), anatomy (stage 3 autoencoder + Gaussian mixture), detector (YOLO scar boxes) or segmenter (LiteMedSAM mask
 decoder fine-tuned on scar). Data: SCARSEG_DATA or ../shared/data; patient split:
 Resources/Models/split.json. Run `scarseg train MODEL --help` for the model's options.
 """
@@ -14,6 +14,7 @@ import importlib
 TRAINERS = {
     "roi": "training.train_unet",
     "myocardium": "training.train_unet",
+    "scar_unet": "training.train_unet",
     "anatomy": "training.train_anatomy",
     "detector": "training.train_detector",
     "segmenter": "training.train_segmenter",

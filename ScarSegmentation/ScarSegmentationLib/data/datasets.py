@@ -16,8 +16,10 @@ from .augment import random_intensity, random_spatial
 from .geometry import LV_LABELS, antialias, lv_box_from_mask, roi_box, sample_box
 from .loaders import PatientSlices
 
-KINDS = ("roi", "myocardium")
-N_CLASSES = {"roi": 2, "myocardium": 3}
+KINDS = ("roi", "myocardium", "scar_unet")
+# scar_unet: the U-Net scar head (baseline a of the scar issue): the myocardium net's classes
+# with the myocardium split into healthy and enhanced (scar incl. no-reflow)
+N_CLASSES = {"roi": 2, "myocardium": 3, "scar_unet": 4}
 MIN_LV_PIXELS = 20  # slices with a smaller LV label are not used to train the myocardium net
 
 
@@ -54,12 +56,15 @@ def prepare(patients: dict[str, PatientSlices]) -> list[PreparedSlice]:
 
 
 def target(label: np.ndarray, kind: str) -> np.ndarray:
-    """EMIDEC labels -> class indices: roi 0/1 (LV); myocardium 0 bg, 1 blood pool, 2 myo."""
+    """EMIDEC labels -> class indices: roi 0/1 (LV); myocardium 0 bg, 1 blood pool, 2 myo;
+    scar_unet as myocardium with 3 = scar (labels 3 and 4: no-reflow lies inside the scar)."""
     if kind == "roi":
         return np.isin(label, LV_LABELS).astype(np.int64)
     out = np.zeros(label.shape, dtype=np.int64)
     out[label == 1] = 1
     out[label >= 2] = 2
+    if kind == "scar_unet":
+        out[label >= 3] = 3
     return out
 
 

@@ -67,6 +67,30 @@ def refine_boxes(
 FLIPS: tuple[tuple[int, ...], ...] = ((), (2,), (1,), (1, 2))  # np.flip(axis=()) is a no-op
 
 
+def predict_crops(
+    model: torch.nn.Module, crops: np.ndarray, samples: int, flips: bool = True
+) -> np.ndarray:
+    """(N, S, S) crops -> softmax (M, N, C, S, S), M = max(samples, 1) passes.
+
+    With `flips`, the MC-dropout passes also cycle through the four axis flips of the crop
+    (mapped back before averaging): test-time augmentation at no extra cost."""
+    if not flips or samples <= 1:
+        x = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32)[:, None])
+        return mc_predict(model, x, samples).numpy()
+    views = [np.flip(crops, axis=FLIPS[s % len(FLIPS)]) for s in range(samples)]
+    x = torch.from_numpy(np.ascontiguousarray(np.concatenate(views), dtype=np.float32)[:, None])
+    enable_mc_dropout(model, True)
+    try:
+        with torch.no_grad():  # one batched pass: each item gets its own dropout mask
+            p = torch.softmax(model(x), dim=1).numpy()
+    finally:
+        enable_mc_dropout(model, False)
+    p = p.reshape(samples, len(crops), *p.shape[1:])
+    return np.stack(
+        [np.flip(p[s], axis=tuple(a + 1 for a in FLIPS[s % len(FLIPS)])) for s in range(samples)]
+    )
+
+
 class MyocardiumStage:
     name = "myocardium"
 
@@ -78,28 +102,7 @@ class MyocardiumStage:
         self.flips = flips
 
     def predict_crops(self, crops: np.ndarray, samples: int) -> np.ndarray:
-        """(N, S, S) crops -> softmax (M, N, 3, S, S), M = max(samples, 1) passes.
-
-        With `flips`, the MC-dropout passes also cycle through the four axis flips of the crop
-        (mapped back before averaging): test-time augmentation at no extra cost."""
-        if not self.flips or samples <= 1:
-            x = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32)[:, None])
-            return mc_predict(self.model, x, samples).numpy()
-        views = [np.flip(crops, axis=FLIPS[s % len(FLIPS)]) for s in range(samples)]
-        x = torch.from_numpy(np.ascontiguousarray(np.concatenate(views), dtype=np.float32)[:, None])
-        enable_mc_dropout(self.model, True)
-        try:
-            with torch.no_grad():  # one batched pass: each item gets its own dropout mask
-                p = torch.softmax(self.model(x), dim=1).numpy()
-        finally:
-            enable_mc_dropout(self.model, False)
-        p = p.reshape(samples, len(crops), *p.shape[1:])
-        return np.stack(
-            [
-                np.flip(p[s], axis=tuple(a + 1 for a in FLIPS[s % len(FLIPS)]))
-                for s in range(samples)
-            ]
-        )
+        return predict_crops(self.model, crops, samples, self.flips)
 
     def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:
         std = ensure_standardized(ctx)

@@ -1,6 +1,7 @@
-"""Train the stage-1 (LV ROI) or stage-2 (myocardium) residual U-Net on the real data, CPU only.
+"""Train the stage-1 (LV ROI), stage-2 (myocardium) or scar-head residual U-Net, CPU only.
 
-    python -m ScarSegmentationLib.training.train_unet {roi,myocardium} [--epochs N] [--resume]
+    python -m ScarSegmentationLib.training.train_unet {roi,myocardium,scar_unet} [--epochs N]
+        [--resume] [--init Resources/Models/myocardium.pt]
         [--deadline 2026-11-23T02:05:00]
 
 Trains on the train split of Resources/Models/split.json (EMIDEC + MyoPS; slices drawn so each
@@ -26,11 +27,14 @@ from ..models.unet import ResUNet
 from .common import parse_deadline, setup_logging
 from .losses import class_weights, segmentation_loss
 
-BASE_FILTERS = {"roi": 8, "myocardium": 16}  # myocardium net: twice the ROI net's filters
+# myocardium net: twice the ROI net's filters; the scar head is the myocardium net plus a class
+BASE_FILTERS = {"roi": 8, "myocardium": 16, "scar_unet": 16}
 CLASS_NAMES = {
     "roi": ["background", "lv"],
     "myocardium": ["background", "blood_pool", "myocardium"],
+    "scar_unet": ["background", "blood_pool", "myocardium", "scar"],
 }
+SCORE_CLASS = {"roi": "lv", "myocardium": "myocardium", "scar_unet": "scar"}
 log = logging.getLogger("scarseg.train")
 
 
@@ -51,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    parser.add_argument(
+        "--init", default=None, help="warm start from this checkpoint (ignored with --resume)"
+    )
     parser.add_argument(
         "--deadline",
         default=None,
@@ -106,9 +113,32 @@ def evaluate(model: torch.nn.Module, slices: list[PreparedSlice], kind: str) -> 
 
 
 def score(val: dict, kind: str) -> float:
-    """Model selection: the main class's Dice (LV or myocardium) averaged over the centres."""
-    key = "lv" if kind == "roi" else "myocardium"
-    return float(np.mean([v[key] for v in val.values()]))
+    """Model selection: the main class's Dice (LV, myocardium or scar) averaged over the centres
+    (a patient with neither predicted nor true scar counts 1, any false scar on it 0)."""
+    return float(np.mean([v[SCORE_CLASS[kind]] for v in val.values()]))
+
+
+def warm_start(model: torch.nn.Module, path: str) -> None:
+    """Initialise from another net's weights (e.g. the shipped myocardium net for the scar head).
+    Where the head has more classes, the extra ones start as copies of the last class (scar
+    starts as myocardium and is learnt apart from it)."""
+    src = torch.load(path, map_location="cpu", weights_only=False)
+    src = src.get("model", src.get("state_dict", src))
+    own = model.state_dict()
+    # the head is extended only when its input width matches (bias shapes alone cannot tell)
+    head_fits = (
+        "head.weight" in src and own["head.weight"].shape[1:] == src["head.weight"].shape[1:]
+    )
+    for name, value in src.items():
+        if name not in own:
+            continue
+        if own[name].shape == value.shape:
+            own[name] = value
+        elif name.startswith("head.") and head_fits:
+            n = value.shape[0]
+            own[name][:n] = value
+            own[name][n:] = value[-1]
+    model.load_state_dict(own)
 
 
 def _save(path: Path, **state: object) -> None:
@@ -158,6 +188,9 @@ def run(args: argparse.Namespace) -> int:
         torch.set_rng_state(ck["torch_rng"])
         start, best = ck["epoch"] + 1, ck["best"]
         log.info("resumed from %s at epoch %d (best %.4f)", last, start, best)
+    elif getattr(args, "init", None):
+        warm_start(model, args.init)
+        log.info("warm start from %s", args.init)
     log.info(
         "class weights %s; %d samples/epoch, batch %d, lr %g",
         weights.numpy().round(3).tolist(), per_epoch, args.batch_size, args.lr,

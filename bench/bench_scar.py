@@ -1,0 +1,308 @@
+"""Scar methods side by side on the TEST patients, in the PREDICTED myocardium (issue 4 table).
+
+    .venv/bin/python bench/bench_scar.py [--split test] [--methods fwhm,2sd,5sd,unet,sam_gt,
+        yolo_sam,yolo_sam_nokl] [--unet runs/scar_unet/best.pt] [--nokl runs/segmenter_nokl/best.pt]
+        [--threads 2] [--out runs/bench_scar.tsv]
+
+Every study of the split (bench_myocardium.studies: EMIDEC PNG slices, EMIDEC NIfTI P100/N006
+with real geometry, MyoPS volumes) goes once through stages 1-3 with the installed weights (the
+pipeline's own StandardizeStage, LVROIStage, MyocardiumStage, AnatomyStage). Each scar method
+then segments the scar inside that predicted myocardium with the same code the pipeline runs:
+- fwhm / Nsd: ScarQuantificationLib.core_scar.threshold_scar (baseline c);
+- unet: stages.scar_unet.ScarUNetStage, the U-Net scar head (baseline a);
+- sam_gt: ScarSegmentStage prompted with the REFERENCE scar boxes in the predicted crops
+  (baseline b, the upper bound of the detector);
+- yolo_sam: ScarDetectStage + ScarSegmentStage with the installed weights (e, as shipped);
+- yolo_sam_nokl: the same detector boxes, segmenter fine-tuned without the KL term (d).
+Per patient: scar Dice, Hausdorff (mm; pixels for EMIDEC PNG), area and perimeter similarity on
+pathological (P) patients; burden error (predicted scar / predicted myocardium vs reference scar
+/ reference myocardium, percentage points); predicted scar on normal (N) patients as burden and
+volume (ml; EMIDEC PNG has lost its spacing, so its ml use a NOMINAL 1.43 x 1.43 x 11.5 mm
+voxel, the mean of P100 and N006). Detector counts (yolo variants): reference scar components
+in the predicted crop's frame found by a kept box (scar.boxes.matches) and kept boxes that find
+one. Seconds: the method's own stages per study (stages 1-3 excluded), first method to encode a
+frame pays its SAM encoding; later SAM variants reuse the cached embedding, so their times are
+reported for the decoder only (marked *).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import hashlib
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [
+    str(REPO / "bench"),
+    str(REPO / "ScarSegmentation"),
+    str(REPO / "ScarQuantification"),
+]
+
+import torch  # noqa: E402
+from bench_myocardium import studies  # noqa: E402
+from ScarQuantificationLib.core_scar import threshold_scar  # noqa: E402
+from ScarQuantificationLib.metrics import (  # noqa: E402
+    area_similarity,
+    dice,
+    hausdorff,
+    perimeter_similarity,
+)
+from ScarSegmentationLib import weights  # noqa: E402
+from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
+from ScarSegmentationLib.factory import build_pipeline  # noqa: E402
+from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions  # noqa: E402
+from ScarSegmentationLib.scar import sam_model  # noqa: E402
+from ScarSegmentationLib.scar.boxes import Box, gt_boxes, score_frame  # noqa: E402
+from ScarSegmentationLib.scar.detector import ScarDetector  # noqa: E402
+from ScarSegmentationLib.scar.frame import label_frame  # noqa: E402
+from ScarSegmentationLib.scar.segmenter import ScarSegmenter, load_net  # noqa: E402
+from ScarSegmentationLib.stages.scar_detect import ScarDetectStage  # noqa: E402
+from ScarSegmentationLib.stages.scar_segment import ScarSegmentStage  # noqa: E402
+from ScarSegmentationLib.stages.scar_unet import ScarUNetStage  # noqa: E402
+
+NOMINAL_PNG_VOXEL_ML = 1.43 * 1.43 * 11.5 / 1000.0
+CENTRES = ("EMIDEC PNG", "EMIDEC NIfTI", "MyoPS")
+DEFAULT_METHODS = "fwhm,2sd,5sd,unet,sam_gt,yolo_sam,yolo_sam_nokl"
+SAM_METHODS = ("sam_gt", "yolo_sam", "yolo_sam_nokl")
+
+
+class EmbeddingCache:
+    """Bench-only: SAM variants prompted differently on the same frame reuse its embedding."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, torch.Tensor] = {}
+        self.encode = sam_model.encode
+        sam_model.encode = self  # type: ignore[assignment]
+
+    def __call__(self, net: torch.nn.Module, frames: np.ndarray) -> torch.Tensor:
+        key = hashlib.sha1(np.ascontiguousarray(frames, dtype=np.float32).tobytes()).hexdigest()
+        if key not in self.store:
+            self.store[key] = self.encode(net, frames)
+        return self.store[key]
+
+
+def load_unet(path: str | None) -> torch.nn.Module | None:
+    if path and Path(path).is_file():
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        model = weights.build_model(ck["config"])
+        model.load_state_dict(ck.get("model", ck.get("state_dict")))
+        return model.eval()
+    return weights.load_model("scar_unet") if weights.available("scar_unet") else None
+
+
+def load_nokl(path: str | None) -> torch.nn.Module | None:
+    if not path or not Path(path).is_file():
+        return None
+    net = sam_model.build_base()
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    sam_model.load_fine_tuned(net, state)
+    return net.eval()
+
+
+def fresh(base: PipelineContext) -> PipelineContext:
+    """A copy of the stage 1-3 context that a scar method may write into."""
+    ctx = copy.copy(base)
+    ctx.masks = dict(base.masks)
+    ctx.maps = dict(base.maps)
+    ctx.boxes = []
+    ctx.notes = []
+    ctx.slice_info = copy.deepcopy(base.slice_info)
+    return ctx
+
+
+def reference_boxes(ctx: PipelineContext, lab: np.ndarray) -> list[dict]:
+    """Reference scar components as boxes in each predicted crop's scar frame."""
+    out = []
+    for k, box in ctx.crop_boxes.items():
+        for b in gt_boxes(label_frame(lab[k], box)):
+            out.append(b.as_dict(k=int(k)))
+    return out
+
+
+def detector_counts(ctx: PipelineContext, lab: np.ndarray) -> dict[str, int]:
+    total = {"true": 0, "found": 0, "pred": 0, "pred_ok": 0}
+    by_k: dict[int, list[Box]] = {}
+    for b in ctx.boxes:
+        by_k.setdefault(int(b["k"]), []).append(Box(b["x0"], b["y0"], b["x1"], b["y1"]))
+    for k, box in ctx.crop_boxes.items():
+        if not ctx.masks["Myocardium"][k].any():
+            continue
+        for key, v in score_frame(by_k.get(int(k), []), label_frame(lab[k], box)).items():
+            total[key] += v
+    return total
+
+
+def run_method(method: str, base: PipelineContext, lab: np.ndarray, models: dict) -> tuple:
+    """-> (scar mask, seconds, detector counts or None)."""
+    ctx = fresh(base)
+    t0 = time.perf_counter()
+    counts = None
+    noop = lambda *_: None  # noqa: E731
+    if method in ("fwhm",) or method.endswith("sd"):
+        scar = threshold_scar(ctx.study.image, ctx.masks["Myocardium"], method).scar
+    elif method == "unet":
+        ScarUNetStage(models["unet"]).run(ctx, noop)
+        scar = ctx.masks["Scar"]
+    else:
+        if method == "sam_gt":
+            ctx.boxes = reference_boxes(ctx, lab)
+        elif "boxes" in models:  # yolo_sam_nokl reuses yolo_sam's boxes (same detector)
+            ctx.boxes = list(models["boxes"])
+        else:
+            ScarDetectStage(models["detector"]).run(ctx, noop)
+        if method != "sam_gt":
+            models["boxes"] = list(ctx.boxes)
+            counts = detector_counts(ctx, lab)
+        seg = models["nokl"] if method == "yolo_sam_nokl" else models["sam"]
+        ScarSegmentStage(seg).run(ctx, noop)
+        scar = ctx.masks["Scar"]
+    return scar, time.perf_counter() - t0, counts
+
+
+def measure(scar, myo, lab, spacing, centre) -> dict[str, float]:  # noqa: ANN001
+    ref_myo, ref = lab >= 2, lab >= 3
+    voxel_ml = NOMINAL_PNG_VOXEL_ML if centre == "EMIDEC PNG" else float(np.prod(spacing)) / 1000
+    row = {
+        "pred_burden": 100.0 * scar.sum() / max(myo.sum(), 1),
+        "ref_burden": 100.0 * ref.sum() / max(ref_myo.sum(), 1),
+        "pred_ml": float(scar.sum()) * voxel_ml,
+        "ref_ml": float(ref.sum()) * voxel_ml,
+    }
+    if ref.any():
+        row |= {
+            "dice": dice(scar, ref),
+            "hd": hausdorff(scar, ref, spacing) if scar.any() else np.nan,
+            "as": area_similarity(scar, ref),
+            "ps": perimeter_similarity(scar, ref),
+        }
+    return row
+
+
+def summary(rows: list[dict], methods: list[str]) -> None:
+    print(
+        "| centre | method | P | scar Dice | HD | AS | PS | burden abs. error median (pp) "
+        "| N | scar on N (% / ml) | detector recall / precision | s per 10 slices |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def ms(v: list[float]) -> str:
+        v = [x for x in v if np.isfinite(x)]
+        return f"{np.mean(v):.3f} +- {np.std(v):.3f}" if v else "n/a"
+
+    for centre in CENTRES:
+        for m in methods:
+            sel = [r for r in rows if r["centre"] == centre and r["method"] == m]
+            if not sel:
+                continue
+            p = [r for r in sel if r["ref_burden"] > 0]
+            n = [r for r in sel if r["ref_burden"] == 0]
+            err = [abs(r["pred_burden"] - r["ref_burden"]) for r in p]
+            hd_unit = "px" if centre == "EMIDEC PNG" else "mm"
+            det = "-"
+            if "det_true" in sel[0]:
+                t, f = sum(r["det_true"] for r in sel), sum(r["det_found"] for r in sel)
+                pr, ok = sum(r["det_pred"] for r in sel), sum(r["det_pred_ok"] for r in sel)
+                det = f"{f / max(t, 1):.2f} / {ok / max(pr, 1):.2f}"
+            fp = (
+                f"{np.mean([r['pred_burden'] for r in n]):.1f} / "
+                f"{np.mean([r['pred_ml'] for r in n]):.2f}"
+                if n
+                else "-"
+            )
+            secs = np.mean([r["seconds"] * 10 / r["slices"] for r in sel])
+            star = "*" if r_star(m, methods) else ""
+            print(
+                f"| {centre} | {m} | {len(p)} | {ms([r['dice'] for r in p])} "
+                f"| {ms([r['hd'] for r in p])} {hd_unit} | {ms([r['as'] for r in p])} "
+                f"| {ms([r['ps'] for r in p])} | {np.median(err) if err else float('nan'):.2f} "
+                f"| {len(n)} | {fp} | {det} | {secs:.2f}{star} |"
+            )
+
+
+def r_star(method: str, methods: list[str]) -> bool:
+    """Whether this SAM variant ran after another one (embeddings cached: decoder time only)."""
+    sams = [m for m in methods if m in SAM_METHODS]
+    return method in sams and sams.index(method) > 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--methods", default=DEFAULT_METHODS)
+    ap.add_argument("--unet", default=None, help="scar U-Net checkpoint (default: installed)")
+    ap.add_argument("--nokl", default=str(REPO / "runs" / "segmenter_nokl" / "best.pt"))
+    ap.add_argument("--mc", type=int, default=PipelineOptions.mc_samples)
+    ap.add_argument("--threads", type=int, default=PipelineOptions.threads)
+    ap.add_argument("--out", default=str(REPO / "runs" / "bench_scar.tsv"))
+    ap.add_argument("--limit", type=int, default=0, help="smoke test: first N studies")
+    args = ap.parse_args(argv)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    # the yolo_sam boxes are reused by yolo_sam_nokl: run it first
+    methods.sort(key=lambda m: (m in SAM_METHODS, m != "yolo_sam"))
+
+    options = PipelineOptions(mc_samples=args.mc, threads=args.threads, scar_method="none")
+    stages = build_pipeline(options).stages[:-1]  # stages 1-3, no quantification
+    models: dict = {}
+    if "unet" in methods:
+        models["unet"] = load_unet(args.unet)
+        if models["unet"] is None:
+            methods.remove("unet")
+            print("unet: no weights (--unet or Resources/Models/scar_unet.pt); skipped")
+    if any(m in SAM_METHODS for m in methods):
+        models["sam"] = ScarSegmenter(load_net(), uncertainty="none")
+        models["detector"] = ScarDetector.load(weights.model_path("scar_detector"))
+        models["cache"] = EmbeddingCache()
+    if "yolo_sam_nokl" in methods:
+        net = load_nokl(args.nokl)
+        if net is None:
+            methods.remove("yolo_sam_nokl")
+            print(f"yolo_sam_nokl: {args.nokl} missing; skipped")
+        else:
+            models["nokl"] = ScarSegmenter(net, uncertainty="none")
+
+    rows = []
+    items = studies(args.split)
+    for centre, pid, study, lab in items[: args.limit or len(items)]:
+        base = PipelineContext(study=study, options=options)
+        try:
+            for stage in stages:
+                stage.run(base, lambda *_: None)
+        except NoHeartFoundError as exc:
+            print(f"{pid}: {exc}", file=sys.stderr)
+            continue
+        myo = base.masks["Myocardium"]
+        models.pop("boxes", None)
+        if "cache" in models:
+            models["cache"].store.clear()
+        for m in methods:
+            scar, seconds, counts = run_method(m, base, lab, models)
+            row = {"centre": centre, "patient": pid, "method": m, "seconds": seconds}
+            row |= {"slices": study.num_slices, **measure(scar, myo, lab, study.spacing, centre)}
+            if counts is not None:
+                row |= {f"det_{k}": v for k, v in counts.items()}
+            rows.append(row)
+        print(f"{pid} ({centre}) done", file=sys.stderr, flush=True)
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(args.out, "w", newline="") as f:
+        w = csv.DictWriter(f, keys, delimiter="\t", restval="")
+        w.writeheader()
+        w.writerows(rows)
+    print(f"split {args.split}: {len({r['patient'] + r['centre'] for r in rows})} studies; "
+          f"stages 1-3 as installed, MC {args.mc}, {args.threads} thread(s); rows: {args.out}\n")  # fmt: skip
+    summary(rows, methods)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
