@@ -15,6 +15,7 @@ from .aha import aha_table
 from .core_scar import NoRemoteMyocardium, Thresholds, core_scar, threshold_scar
 from .lesions import lesion_counts, lesion_table
 from .measures import clinical_measures
+from .no_reflow import dark_core_no_reflow
 from .segments import SEGMENT_NAMES
 from .slices import slice_geometry, slice_table
 from .table import Table
@@ -43,6 +44,7 @@ def quantify(
     *,
     core_per_slice: bool = False,
     scar_method: str | None = None,
+    derive_no_reflow: bool = True,
     scar_per_slice: bool = False,
     rv_insertion_space: str = "ijk",
     origin: Sequence[float] | None = None,
@@ -56,6 +58,8 @@ def quantify(
     i, j, k); rv_insertion point in `rv_insertion_space` ("ijk", "lps" or "ras"; mm spaces need
     `origin`). core_method: "fwhm", "<n>sd" or None (no core split). scar_method: when "Scar" is
     absent, segment it by threshold inside the myocardium ("fwhm" / "<n>sd"), no-reflow filled.
+    derive_no_reflow: a given "Scar" without "No-reflow" gets its dark enclosed core as
+    no-reflow (no_reflow.dark_core_no_reflow; the scar keeps it, as EMIDEC's labels do).
     """
     image = np.asarray(image, dtype=float)
     if image.ndim != 3:
@@ -81,6 +85,10 @@ def quantify(
         out["Scar"], out["No-reflow"] = ts.scar, ts.no_reflow
         result.thresholds["scar"] = ts.thresholds
         result.notes.append(f"scar segmented by {ts.thresholds.method} threshold in the myocardium")
+    if "Scar" in out and "No-reflow" not in out and derive_no_reflow:
+        # a network's (or hand-drawn) scar includes the dark no-reflow core: split it off
+        out["No-reflow"] = dark_core_no_reflow(image, out["Myocardium"], out["Scar"])
+        result.notes.append("no-reflow = dark core enclosed by the scar (no_reflow.py rule)")
     if "Scar" in out:
         _add_core(image, out, core_method, core_per_slice, result)
 
