@@ -1,7 +1,7 @@
 """Scar methods side by side on the TEST patients, in the PREDICTED myocardium (issue 4 table).
 
     .venv/bin/python bench/bench_scar.py [--split test] [--methods fwhm,2sd,5sd,unet,sam_gt,
-        yolo_sam,yolo_sam_nokl] [--unet runs/scar_unet/best.pt] [--nokl runs/segmenter_nokl/best.pt]
+        unet_sam,yolo_sam,yolo_sam_nokl] [--unet runs/scar_unet/best.pt] [--nokl runs/segmenter_nokl/best.pt]
         [--threads 2] [--out runs/bench_scar.tsv]
 
 Every study of the split (bench_myocardium.studies: EMIDEC PNG slices, EMIDEC NIfTI P100/N006
@@ -13,7 +13,8 @@ then segments the scar inside that predicted myocardium with the same code the p
 - sam_gt: ScarSegmentStage prompted with the REFERENCE scar boxes in the predicted crops
   (baseline b, the upper bound of the detector);
 - yolo_sam: ScarDetectStage + ScarSegmentStage with the installed weights (e, as shipped);
-- yolo_sam_nokl: the same detector boxes, segmenter fine-tuned without the KL term (d).
+- yolo_sam_nokl: the same detector boxes, segmenter fine-tuned without the KL term (d);
+- unet_sam: the U-Net head's scar components as box prompts for the segmenter (a hybrid).
 Per patient: scar Dice, Hausdorff (mm; pixels for EMIDEC PNG), area and perimeter similarity on
 pathological (P) patients; burden error (predicted scar / predicted myocardium vs reference scar
 / reference myocardium, percentage points); predicted scar on normal (N) patients as burden and
@@ -61,7 +62,7 @@ from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
 from ScarSegmentationLib.factory import build_pipeline  # noqa: E402
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions  # noqa: E402
 from ScarSegmentationLib.scar import sam_model  # noqa: E402
-from ScarSegmentationLib.scar.boxes import Box, gt_boxes, score_frame  # noqa: E402
+from ScarSegmentationLib.scar.boxes import Box, component_boxes, gt_boxes, score_frame  # noqa: E402
 from ScarSegmentationLib.scar.detector import ScarDetector  # noqa: E402
 from ScarSegmentationLib.scar.frame import label_frame  # noqa: E402
 from ScarSegmentationLib.scar.segmenter import ScarSegmenter, load_net  # noqa: E402
@@ -71,8 +72,8 @@ from ScarSegmentationLib.stages.scar_unet import ScarUNetStage  # noqa: E402
 
 NOMINAL_PNG_VOXEL_ML = 1.43 * 1.43 * 11.5 / 1000.0
 CENTRES = ("EMIDEC PNG", "EMIDEC NIfTI", "MyoPS")
-DEFAULT_METHODS = "fwhm,2sd,5sd,unet,sam_gt,yolo_sam,yolo_sam_nokl"
-SAM_METHODS = ("sam_gt", "yolo_sam", "yolo_sam_nokl")
+DEFAULT_METHODS = "fwhm,2sd,5sd,unet,sam_gt,unet_sam,yolo_sam,yolo_sam_nokl"
+SAM_METHODS = ("sam_gt", "unet_sam", "yolo_sam", "yolo_sam_nokl")
 
 
 class EmbeddingCache:
@@ -128,6 +129,16 @@ def reference_boxes(ctx: PipelineContext, lab: np.ndarray) -> list[dict]:
     return out
 
 
+def unet_boxes(ctx: PipelineContext, scar: np.ndarray) -> list[dict]:
+    """U-Net scar components as box prompts in each crop's scar frame."""
+    out = []
+    for k, box in ctx.crop_boxes.items():
+        if scar[k].any():
+            for b in component_boxes(label_frame(scar[k].astype(np.uint8), box) > 0):
+                out.append(b.as_dict(k=int(k)))
+    return out
+
+
 def detector_counts(ctx: PipelineContext, lab: np.ndarray) -> dict[str, int]:
     total = {"true": 0, "found": 0, "pred": 0, "pred_ok": 0}
     by_k: dict[int, list[Box]] = {}
@@ -155,11 +166,14 @@ def run_method(method: str, base: PipelineContext, lab: np.ndarray, models: dict
     else:
         if method == "sam_gt":
             ctx.boxes = reference_boxes(ctx, lab)
+        elif method == "unet_sam":
+            ScarUNetStage(models["unet"]).run(ctx, noop)
+            ctx.boxes = unet_boxes(ctx, ctx.masks.pop("Scar"))
         elif "boxes" in models:  # yolo_sam_nokl reuses yolo_sam's boxes (same detector)
             ctx.boxes = list(models["boxes"])
         else:
             ScarDetectStage(models["detector"]).run(ctx, noop)
-        if method != "sam_gt":
+        if method not in ("sam_gt", "unet_sam"):
             models["boxes"] = list(ctx.boxes)
             counts = detector_counts(ctx, lab)
         seg = models["nokl"] if method == "yolo_sam_nokl" else models["sam"]
@@ -252,10 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     options = PipelineOptions(mc_samples=args.mc, threads=args.threads, scar_method="none")
     stages = build_pipeline(options).stages[:-1]  # stages 1-3, no quantification
     models: dict = {}
-    if "unet" in methods:
+    if "unet" in methods or "unet_sam" in methods:
         models["unet"] = load_unet(args.unet)
         if models["unet"] is None:
-            methods.remove("unet")
+            methods = [m for m in methods if m not in ("unet", "unet_sam")]
             print("unet: no weights (--unet or Resources/Models/scar_unet.pt); skipped")
     if any(m in SAM_METHODS for m in methods):
         models["sam"] = ScarSegmenter(load_net(), uncertainty="none")

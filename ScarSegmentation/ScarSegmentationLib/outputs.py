@@ -21,7 +21,8 @@ from .errors import InputError, ScarSegError
 from .pipeline import PipelineResult
 from .study import Study
 
-TABLE_FILES = ("measurements", "slices", "lesions", "aha")
+# scar_boxes: the YOLO detector's boxes, only when it ran (--scar-method network).
+TABLE_FILES = ("measurements", "slices", "lesions", "aha", "scar_boxes")
 
 
 def check_output_folder(out: Path, overwrite: bool) -> None:

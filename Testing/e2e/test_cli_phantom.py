@@ -18,4 +18,5 @@ def test_phantom_then_run_finds_the_synthetic_heart(tmp_path, capsys):
     dice = 2 * (myo & ref).sum() / (myo.sum() + ref.sum())
     assert dice > 0.5, f"myocardium Dice on the phantom {dice:.2f}"
     assert (out / "overview.png").is_file() and (out / "scene.mrb").is_file()
+    assert not (out / "scar_boxes.tsv").exists()  # only the scar detector (network) writes it
     assert np.isin(np.unique(pred), [0, 1, 2, 3, 4]).all()

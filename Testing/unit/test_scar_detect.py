@@ -40,17 +40,84 @@ def test_stage_keeps_boxes_on_the_myocardium_of_cropped_slices():
     det = FixedBoxes()
     ScarDetectStage(det).run(ctx, lambda f, m: None)
     assert det.frames.shape == (1, 256, 256)  # only slice 0 has both a box and a myocardium
-    # frame (150..200, 120..136) = slice columns 55.5..68, rows 38..42: crosses the ring
-    assert ctx.boxes == [{"k": 0, "x0": 150, "y0": 120, "x1": 200, "y1": 136, "score": 0.9}]
+    # frame (150..200, 120..136) = slice pixel edges at columns 55.5..68, rows 38..42 (box side
+    # 64 px over 256 frame px, from column 50 - 32): crosses the ring. In slice pixel
+    # coordinates (pixel centres at whole numbers) the edges are half a pixel lower.
+    frame = {"k": 0, "x0": 150, "y0": 120, "x1": 200, "y1": 136, "score": 0.9}
+    assert [{key: b[key] for key in frame} for b in ctx.boxes] == [frame]
+    (b,) = ctx.boxes
+    assert (b["i0"], b["j0"], b["i1"], b["j1"]) == pytest.approx((55.0, 37.5, 67.5, 41.5))
     assert ctx.info(0)["scar_boxes"] == ctx.boxes
     assert "scar_boxes" not in ctx.info(1) and "scar_boxes" not in ctx.info(2)
 
 
-def test_stage_without_myocardium_leaves_a_note():
+def test_stage_without_myocardium_leaves_a_note_and_an_empty_table():
     ctx = ring_ctx()
     del ctx.masks["Myocardium"]
     ScarDetectStage(FixedBoxes()).run(ctx, lambda f, m: None)
     assert ctx.boxes == [] and any("no myocardium" in n for n in ctx.notes)
+    assert ctx.tables["scar_boxes"].rows == []
+
+
+class NoBoxes:
+    def predict(self, frames):
+        return [[] for _ in frames]
+
+
+def test_no_boxes_still_gives_the_table_with_its_columns():
+    ctx = ring_ctx()
+    ScarDetectStage(NoBoxes()).run(ctx, lambda f, m: None)
+    table = ctx.tables["scar_boxes"]
+    assert table.rows == []
+    names = [c.name for c in table.columns]
+    assert names[:2] == ["slice_index", "score"]
+    assert {"i_min", "j_min", "i_max", "j_max", "center_l", "center_p", "center_s"} <= set(names)
+    assert table.column("slice_index").type == "int"
+    assert {table.column(n).unit for n in ("i_min", "j_max")} == {"px"}
+    assert {table.column(n).unit for n in ("center_l", "center_p", "center_s")} == {"mm"}
+    assert "confidence" in table.column("score").description
+
+
+def oblique_study(shape=(3, 80, 100)):
+    import SimpleITK as sitk
+    from scipy.spatial.transform import Rotation
+
+    img = np.random.default_rng(0).random(shape).astype(np.float32)
+    direction = Rotation.from_euler("xyz", [20.0, -35.0, 70.0], degrees=True).as_matrix()
+    study = Study(
+        image=img,
+        spacing=(1.3, 0.9, 8.0),
+        origin=(-40.0, 15.5, 60.0),
+        direction=direction,
+        apex_to_base=np.array([2, 1, 0]),
+    )
+    ref = sitk.GetImageFromArray(img)  # the reference geometry: SimpleITK's own index -> LPS
+    ref.SetSpacing(study.spacing)
+    ref.SetOrigin(study.origin)
+    ref.SetDirection(direction.ravel().tolist())
+    return study, ref
+
+
+def test_table_rows_per_box_apex_to_base_with_lps_centres():
+    study, ref = oblique_study()
+    ctx = ring_ctx()
+    ctx.study = study
+    ctx.standardized = study.image
+    ctx.crop_boxes[1] = CropBox(40, 50, 64)
+    ScarDetectStage(FixedBoxes()).run(ctx, lambda f, m: None)
+    table = ctx.tables["scar_boxes"]
+    assert [r["slice_index"] for r in table.rows] == [1, 0]  # apex (k = 2) first
+    assert len(ctx.boxes) == 2
+    for row in table.rows:
+        (b,) = [b for b in ctx.boxes if b["k"] == row["slice_index"]]
+        assert row["score"] == pytest.approx(0.9)
+        assert (row["i_min"], row["j_min"], row["i_max"], row["j_max"]) == pytest.approx(
+            (b["i0"], b["j0"], b["i1"], b["j1"])
+        )
+        centre = ((b["i0"] + b["i1"]) / 2, (b["j0"] + b["j1"]) / 2, float(b["k"]))
+        lps = ref.TransformContinuousIndexToPhysicalPoint(centre)
+        got = (row["center_l"], row["center_p"], row["center_s"])
+        assert got == pytest.approx(lps, abs=1e-6)
 
 
 def test_to_rgb8():

@@ -32,6 +32,24 @@ def to_slice(map256: np.ndarray, box: CropBox, shape: tuple[int, int]) -> np.nda
     return paste(map256, box, shape)
 
 
+def frame_to_slice(
+    x: float | np.ndarray, y: float | np.ndarray, box: CropBox, size: int = SCAR_SIZE
+) -> tuple[float | np.ndarray, float | np.ndarray]:
+    """Frame coordinates (x, y) -> slice pixel coordinates (column i, row j), as `extract` samples.
+
+    Frame coordinates are pixel edges, as boxes use them (`scar.boxes`: frame pixel q spans
+    q <= x < q + 1). Slice coordinates are continuous indices with pixel centres at whole numbers
+    (the study's i, j; Slicer's IJK), so a box edge on a pixel boundary lands on a half pixel.
+    """
+    step = box.side / size  # slice pixels per frame pixel
+    # extract samples frame pixel q (centre x = q + 0.5) at slice index cx - side/2 - 0.5 + x*step
+    i = box.center_x - box.side / 2.0 - 0.5 + np.asarray(x, dtype=float) * step
+    j = box.center_y - box.side / 2.0 - 0.5 + np.asarray(y, dtype=float) * step
+    if np.ndim(i) == 0:
+        return float(i), float(j)
+    return i, j
+
+
 def gt_box(label2d: np.ndarray) -> CropBox | None:
     """The frame box from ground-truth labels (LV = labels 1-4), None without an LV."""
     return lv_box_from_mask(np.isin(label2d, LV_LABELS))
