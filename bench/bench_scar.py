@@ -9,7 +9,8 @@ with real geometry, MyoPS volumes) goes once through stages 1-3 with the install
 pipeline's own StandardizeStage, LVROIStage, MyocardiumStage, AnatomyStage). Each scar method
 then segments the scar inside that predicted myocardium with the same code the pipeline runs:
 - fwhm / Nsd: ScarQuantificationLib.core_scar.threshold_scar (baseline c);
-- unet: stages.scar_unet.ScarUNetStage, the U-Net scar head (baseline a);
+- unet: stages.scar_unet.ScarUNetStage, the U-Net scar head (baseline a); unet_gN: the same
+  with grow_px N (scar next to the myocardium where the head says scar; myocardium grows);
 - sam_gt: ScarSegmentStage prompted with the REFERENCE scar boxes in the predicted crops
   (baseline b, the upper bound of the detector);
 - yolo_sam: ScarDetectStage + ScarSegmentStage with the installed weights (e, as shipped);
@@ -153,15 +154,16 @@ def detector_counts(ctx: PipelineContext, lab: np.ndarray) -> dict[str, int]:
 
 
 def run_method(method: str, base: PipelineContext, lab: np.ndarray, models: dict) -> tuple:
-    """-> (scar mask, seconds, detector counts or None)."""
+    """-> (scar mask, myocardium mask after the method, seconds, detector counts or None)."""
     ctx = fresh(base)
     t0 = time.perf_counter()
     counts = None
     noop = lambda *_: None  # noqa: E731
     if method in ("fwhm",) or method.endswith("sd"):
         scar = threshold_scar(ctx.study.image, ctx.masks["Myocardium"], method).scar
-    elif method == "unet":
-        ScarUNetStage(models["unet"]).run(ctx, noop)
+    elif method == "unet" or method.startswith("unet_g"):  # unet_g2: grow_px 2
+        grow = int(method[len("unet_g") :]) if method.startswith("unet_g") else 0
+        ScarUNetStage(models["unet"], grow_px=grow).run(ctx, noop)
         scar = ctx.masks["Scar"]
     else:
         if method == "sam_gt":
@@ -179,7 +181,7 @@ def run_method(method: str, base: PipelineContext, lab: np.ndarray, models: dict
         seg = models["nokl"] if method == "yolo_sam_nokl" else models["sam"]
         ScarSegmentStage(seg).run(ctx, noop)
         scar = ctx.masks["Scar"]
-    return scar, time.perf_counter() - t0, counts
+    return scar, ctx.masks["Myocardium"], time.perf_counter() - t0, counts
 
 
 def measure(scar, myo, lab, spacing, centre) -> dict[str, float]:  # noqa: ANN001
@@ -266,10 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     options = PipelineOptions(mc_samples=args.mc, threads=args.threads, scar_method="none")
     stages = build_pipeline(options).stages[:-1]  # stages 1-3, no quantification
     models: dict = {}
-    if "unet" in methods or "unet_sam" in methods:
+    if any(m.startswith("unet") for m in methods):
         models["unet"] = load_unet(args.unet)
         if models["unet"] is None:
-            methods = [m for m in methods if m not in ("unet", "unet_sam")]
+            methods = [m for m in methods if not m.startswith("unet")]
             print("unet: no weights (--unet or Resources/Models/scar_unet.pt); skipped")
     if any(m in SAM_METHODS for m in methods):
         models["sam"] = ScarSegmenter(load_net(), uncertainty="none")
@@ -293,14 +295,14 @@ def main(argv: list[str] | None = None) -> int:
         except NoHeartFoundError as exc:
             print(f"{pid}: {exc}", file=sys.stderr)
             continue
-        myo = base.masks["Myocardium"]
         models.pop("boxes", None)
         if "cache" in models:
             models["cache"].store.clear()
         for m in methods:
-            scar, seconds, counts = run_method(m, base, lab, models)
+            scar, myo, seconds, counts = run_method(m, base, lab, models)
             row = {"centre": centre, "patient": pid, "method": m, "seconds": seconds}
             row |= {"slices": study.num_slices, **measure(scar, myo, lab, study.spacing, centre)}
+            row["myo_dice"] = dice(myo, lab >= 2)
             if counts is not None:
                 row |= {f"det_{k}": v for k, v in counts.items()}
             rows.append(row)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 from ScarSegmentationLib.crop import CropBox
 from ScarSegmentationLib.models.unet import ResUNet
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions
@@ -140,3 +141,21 @@ def test_without_myocardium_no_scar_output_and_a_note():
     assert "Scar" not in ctx.masks
     assert not any(name.startswith("Scar") for name in ctx.maps)
     assert any("no myocardium" in n for n in ctx.notes)
+
+
+def test_grow_px_adds_scar_just_outside_the_myocardium_and_grows_it():
+    ring = ring_ctx().masks["Myocardium"].copy()
+    ctx = run(tiny_net([0.0, 0.0, 0.0, 6.0]), ring_ctx(), grow_px=2)
+    scar, myo = ctx.masks["Scar"], ctx.masks["Myocardium"]
+    reach = ndimage.binary_dilation(ring[0], iterations=2)
+    np.testing.assert_array_equal(scar[0], reach)  # ring plus two pixels each side, no more
+    np.testing.assert_array_equal(myo[0], ring[0] | scar[0])
+    assert not scar[1].any() and not scar[2].any()  # no crop on 1, no myocardium on 2
+    assert any("grown" in n for n in ctx.notes)
+
+
+def test_grow_px_adds_nothing_where_the_head_says_myocardium():
+    ring = ring_ctx().masks["Myocardium"].copy()
+    ctx = run(tiny_net([0.0, 0.0, 6.0, 0.0]), ring_ctx(), grow_px=3)
+    np.testing.assert_array_equal(ctx.masks["Myocardium"], ring)
+    assert not ctx.masks["Scar"].any()

@@ -4,13 +4,16 @@ into healthy and enhanced, run on the same LV crops (baseline a of the scar issu
 Inside the final myocardium (after the anatomical constraints) a pixel is scar where the net
 gives scar more probability than healthy myocardium: P(scar | myocardium) = p3 / (p2 + p3)
 >= 0.5. That conditional probability is the "Scar probability" map; its variance over the
-Monte-Carlo dropout / flip passes is the "Scar uncertainty" map.
+Monte-Carlo dropout / flip passes is the "Scar uncertainty" map. With `grow_px` > 0, pixels
+within that distance outside the myocardium where the head's argmax is scar are scar too, and the
+myocardium grows by them (bright subendocardial scar is where myocardium nets fail).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from ..crop import CROP_SIZE, extract, paste
 from ..pipeline import PipelineContext, ProgressCallback
@@ -29,9 +32,10 @@ def scar_given_myocardium(probs: np.ndarray) -> np.ndarray:
 class ScarUNetStage:
     name = "scar_unet"
 
-    def __init__(self, model: torch.nn.Module, threshold: float = 0.5) -> None:
+    def __init__(self, model: torch.nn.Module, threshold: float = 0.5, grow_px: int = 0) -> None:
         self.model = model
         self.threshold = threshold
+        self.grow_px = grow_px
 
     def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:
         std = ensure_standardized(ctx)
@@ -43,19 +47,37 @@ class ScarUNetStage:
         ks = [k for k in sorted(ctx.crop_boxes) if myo[k].any()]
         prob = np.zeros(shape, dtype=np.float32)
         var = np.zeros(shape, dtype=np.float32)
+        extra = np.zeros(shape, dtype=bool)  # scar just outside the myocardium (grow_px)
         samples = int(ctx.options.mc_samples)
         if ks:
             if samples > 1:
                 torch.manual_seed(ctx.options.seed)
             progress(0.05, f"segmenting scar on {len(ks)} slices")
             crops = np.stack([extract(std[k], ctx.crop_boxes[k], CROP_SIZE) for k in ks])
-            cond = scar_given_myocardium(predict_crops(self.model, crops, samples))
+            probs = predict_crops(self.model, crops, samples)
+            cond = scar_given_myocardium(probs)
+            mean = probs.mean(0)
             for n, k in enumerate(ks):
-                prob[k] = paste(cond[:, n].mean(0), ctx.crop_boxes[k], shape[1:])
-                var[k] = paste(cond[:, n].var(0), ctx.crop_boxes[k], shape[1:])
-        prob[~myo] = 0.0
-        var[~myo] = 0.0
-        scar = prob >= self.threshold
+                box = ctx.crop_boxes[k]
+                prob[k] = paste(cond[:, n].mean(0), box, shape[1:])
+                var[k] = paste(cond[:, n].var(0), box, shape[1:])
+                if self.grow_px > 0:
+                    # bright scar the myocardium net called blood pool or background, next to
+                    # the myocardium: where the scar head's own argmax is scar, it is scar
+                    near = ndimage.binary_dilation(myo[k], iterations=self.grow_px) & ~myo[k]
+                    won = paste((mean[n].argmax(0) == SCAR).astype(np.float32), box, shape[1:])
+                    extra[k] = near & (won > 0.5)
+                    prob[k][extra[k]] = paste(mean[n, SCAR], box, shape[1:])[extra[k]]
+        inside = myo | extra
+        prob[~inside] = 0.0
+        var[~inside] = 0.0
+        scar = (myo & (prob >= self.threshold)) | extra
+        if extra.any():
+            ctx.masks["Myocardium"] = myo | extra  # scar is myocardium by convention
+            ctx.notes.append(
+                f"myocardium grown by {int(extra.sum())} scar voxels next to it that the "
+                "myocardium network had missed (scar head)"
+            )
         for k in ks:
             ctx.info(k)["scar_px"] = int(scar[k].sum())
         ctx.masks["Scar"] = scar
