@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import ndimage
 from ScarSegmentationLib.crop import CropBox
 from ScarSegmentationLib.models.unet import ResUNet
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions
 from ScarSegmentationLib.stages.scar_unet import ScarUNetStage, scar_given_myocardium
 from ScarSegmentationLib.study import Study
+from scipy import ndimage
 
 torch.set_num_threads(1)
 SHAPE = (3, 80, 100)
