@@ -159,7 +159,14 @@ def main() -> int:
     ap.add_argument("--mc", type=int, default=4, help="MC-dropout samples (<=1: deterministic)")
     ap.add_argument("--no-flips", action="store_true", help="MC passes without flip TTA")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--max-side-ratio", type=float, default=None, help="override roi.MAX_SIDE_RATIO (0: none)"
+    )
     args = ap.parse_args()
+    if args.max_side_ratio is not None:
+        from ScarSegmentationLib.stages import roi
+
+        roi.MAX_SIDE_RATIO = args.max_side_ratio or None
     torch.set_num_threads(args.threads)
     roi_net, myo_net = load_models(args.runs)
     options = PipelineOptions(mc_samples=args.mc, threads=args.threads)

@@ -107,3 +107,17 @@ def test_lvroi_stage_notes_dropped_basal_slice():
     LVROIStage(BrightIsLV()).run(ctx, lambda f, m: None)
     assert 5 not in ctx.crop_boxes and not ctx.roi_mask[5].any()
     assert any("slice 5" in n for n in ctx.notes)
+
+
+def test_cap_sides_shrinks_only_outlier_crops_about_their_centre():
+    from ScarSegmentationLib.crop import CropBox
+    from ScarSegmentationLib.stages.roi import cap_sides
+
+    boxes = {k: CropBox(50.0 + k, 60.0, side) for k, side in enumerate([40, 42, 44, 80])}
+    capped = cap_sides(boxes, 1.3)
+    cap = 1.3 * 43.0  # median of 40, 42, 44, 80
+    assert [capped[k].side for k in range(3)] == [40, 42, 44]
+    assert capped[3].side == pytest.approx(cap)
+    assert (capped[3].center_y, capped[3].center_x) == (53.0, 60.0)
+    assert cap_sides(boxes, None) == boxes
+    assert cap_sides({0: boxes[0], 3: boxes[3]}, 1.3) == {0: boxes[0], 3: boxes[3]}  # too few
