@@ -11,6 +11,7 @@ then segments the scar inside that predicted myocardium with the same code the p
 - fwhm / Nsd: ScarQuantificationLib.core_scar.threshold_scar (baseline c);
 - unet: stages.scar_unet.ScarUNetStage, the U-Net scar head (baseline a); unet_gN: the same
   with grow_px N (scar next to the myocardium where the head says scar; myocardium grows);
+  unet_tNN: threshold 0.NN on P(scar | myocardium) instead of 0.5;
 - sam_gt: ScarSegmentStage prompted with the REFERENCE scar boxes in the predicted crops
   (baseline b, the upper bound of the detector);
 - yolo_sam: ScarDetectStage + ScarSegmentStage with the installed weights (e, as shipped);
@@ -161,9 +162,11 @@ def run_method(method: str, base: PipelineContext, lab: np.ndarray, models: dict
     noop = lambda *_: None  # noqa: E731
     if method in ("fwhm",) or method.endswith("sd"):
         scar = threshold_scar(ctx.study.image, ctx.masks["Myocardium"], method).scar
-    elif method == "unet" or method.startswith("unet_g"):  # unet_g2: grow_px 2
-        grow = int(method[len("unet_g") :]) if method.startswith("unet_g") else 0
-        ScarUNetStage(models["unet"], grow_px=grow).run(ctx, noop)
+    elif method == "unet" or method[:6] in ("unet_g", "unet_t"):
+        # unet_g2: grow_px 2; unet_t40: probability threshold 0.40
+        grow = int(method[6:]) if method.startswith("unet_g") else 0
+        thr = int(method[6:]) / 100 if method.startswith("unet_t") else 0.5
+        ScarUNetStage(models["unet"], threshold=thr, grow_px=grow).run(ctx, noop)
         scar = ctx.masks["Scar"]
     else:
         if method == "sam_gt":
