@@ -40,9 +40,12 @@ def clinical_measures(
     thresholds: Mapping[str, Thresholds] | None = None,
     lesion_counts: Mapping[str, int] | None = None,
     geometry: SliceGeometry | None = None,
+    scar_source: str | None = None,
 ) -> Table:
     """The measurements table (one row). `thresholds`: {"core": ..., "scar": ...} what the core
-    split / threshold scar used, reported as `<prefix>_*` columns; `lesion_counts`: {"3D": n, "2D": n} from lesions.lesion_counts."""
+    split / threshold scar used, reported as `<prefix>_*` columns; `lesion_counts`: {"3D": n, "2D": n} from lesions.lesion_counts.
+    `scar_source`: how a given scar mask was made (e.g. "unet"), a scar_method column when the
+    scar was not thresholded here."""
     g = geometry or slice_geometry(masks, spacing, apex_to_base, positions_mm)
     shape = g.cavity.shape
     present = {n: get_mask(masks, n, shape) for n in _SEGMENTS}
@@ -129,6 +132,9 @@ def clinical_measures(
         row["lesions_3d"] = int(lesion_counts["3D"])
         row["lesions_2d"] = int(lesion_counts["2D"])
     if "Scar" in present:
+        if scar_source is not None and "scar" not in (thresholds or {}):
+            cols.append(Column("scar_method", "string", "", SCAR_SOURCE_DESCRIPTION))
+            row["scar_method"] = scar_source
         for prefix, t in (thresholds or {}).items():
             cols += threshold_columns(prefix)
             row.update(threshold_values(prefix, t))
@@ -137,6 +143,10 @@ def clinical_measures(
     return table
 
 
+SCAR_SOURCE_DESCRIPTION = (
+    "how the scar was segmented: unet (U-Net scar head), network (YOLO boxes + LiteMedSAM), "
+    "input (given mask, e.g. edited by hand)"
+)
 _WHAT = {"core": "core scar split of the scar", "scar": "threshold scar from the myocardium"}
 
 

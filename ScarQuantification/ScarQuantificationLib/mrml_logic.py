@@ -109,11 +109,15 @@ class ScarQuantificationHeadlessLogic:
             rv_insertion_space="ras",
             origin=origin,
             core_method=method,
+            scar_source="input",
         )
         notes.extend(result.notes)
         self.notes = notes
 
         derived = {n: result.masks[n] for n in DERIVED_SEGMENTS if n in result.masks}
+        nr = result.masks.get("No-reflow")
+        if "No-reflow" not in masks and nr is not None and nr.any():
+            derived["No-reflow"] = nr  # split off the given scar
         remove_segments(segmentationNode, [n for n in DERIVED_SEGMENTS if n not in derived])
         if derived:
             segmentation_node_from_masks(scene, derived, volumeNode, node=segmentationNode)

@@ -45,6 +45,7 @@ def quantify(
     core_per_slice: bool = False,
     scar_method: str | None = None,
     derive_no_reflow: bool = True,
+    scar_source: str | None = None,
     scar_per_slice: bool = False,
     rv_insertion_space: str = "ijk",
     origin: Sequence[float] | None = None,
@@ -60,6 +61,7 @@ def quantify(
     absent, segment it by threshold inside the myocardium ("fwhm" / "<n>sd"), no-reflow filled.
     derive_no_reflow: a given "Scar" without "No-reflow" gets its dark enclosed core as
     no-reflow (no_reflow.dark_core_no_reflow; the scar keeps it, as EMIDEC's labels do).
+    scar_source: how a given "Scar" was made, reported as the scar_method column.
     """
     image = np.asarray(image, dtype=float)
     if image.ndim != 3:
@@ -105,6 +107,7 @@ def quantify(
         thresholds=result.thresholds,
         lesion_counts=counts,
         geometry=g,
+        scar_source=scar_source,
     )
     tables["slices"] = slice_table(out, spacing, n_chords=n_chords, geometry=g)
     if "Scar" in out:

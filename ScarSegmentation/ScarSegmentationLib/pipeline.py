@@ -57,6 +57,7 @@ class PipelineContext:
         default_factory=list
     )  # detector boxes (k, x0, y0, x1, y1, score)
     notes: list[str] = field(default_factory=list)  # human-readable remarks for the report
+    scar_source: str | None = None  # scar method of the stage that made masks["Scar"]
 
     def info(self, k: int) -> dict[str, Any]:
         return self.slice_info.setdefault(int(k), {})

@@ -97,3 +97,15 @@ def test_whole_myocardium_enhanced_skips_core_with_a_note():
     assert "Core scar" not in res.masks
     assert any("no core scar split" in n for n in res.notes)
     assert res.tables["measurements"].rows[0]["scar_burden_pct"] == pytest.approx(100.0)
+
+
+def test_scar_source_is_reported_once_as_scar_method():
+    img, masks, _ = _case()
+    m = quantify(img, masks, SPACING, scar_source="unet").tables["measurements"]
+    assert m.rows[0]["scar_method"] == "unet"
+    assert [c.name for c in m.columns].count("scar_method") == 1
+    no_scar = {k: v for k, v in masks.items() if k != "Scar"}
+    t = quantify(img, no_scar, SPACING, scar_method="3sd", scar_source="unet")
+    m = t.tables["measurements"]  # thresholded here: the threshold's own method wins
+    assert m.rows[0]["scar_method"] == "3sd"
+    assert [c.name for c in m.columns].count("scar_method") == 1

@@ -159,3 +159,8 @@ def test_grow_px_adds_nothing_where_the_head_says_myocardium():
     ctx = run(tiny_net([0.0, 0.0, 6.0, 0.0]), ring_ctx(), grow_px=3)
     np.testing.assert_array_equal(ctx.masks["Myocardium"], ring)
     assert not ctx.masks["Scar"].any()
+
+
+def test_the_stage_names_itself_as_the_scar_source():
+    ctx = run(tiny_net([0.0, 0.0, 0.0, 6.0]), ring_ctx())
+    assert ctx.scar_source == "unet"

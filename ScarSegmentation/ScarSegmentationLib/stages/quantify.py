@@ -69,6 +69,7 @@ class QuantifyStage:
             core_method=options.core_method if options.scar_method != "none" else None,
             scar_method="fwhm" if use_threshold else None,
             origin=study.origin,
+            scar_source=ctx.scar_source,
         )
         ctx.masks.update(result.masks)
         ctx.tables.update(result.tables)

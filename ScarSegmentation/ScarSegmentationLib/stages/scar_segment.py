@@ -59,6 +59,7 @@ class ScarSegmentStage:
         for k in ks:
             ctx.info(k)["scar_px"] = int(scar[k].sum())  # "scar_boxes" is the detector's
         ctx.masks["Scar"] = scar
+        ctx.scar_source = "network"
         ctx.maps["Scar probability"] = prob
         if self.segmenter.has_uncertainty:
             ctx.maps["Scar uncertainty"] = np.clip(var, 0.0, None)

@@ -81,6 +81,7 @@ class ScarUNetStage:
         for k in ks:
             ctx.info(k)["scar_px"] = int(scar[k].sum())
         ctx.masks["Scar"] = scar
+        ctx.scar_source = "unet"
         ctx.maps["Scar probability"] = np.clip(prob, 0.0, 1.0)
         if samples > 1:
             ctx.maps["Scar uncertainty"] = np.clip(var, 0.0, None)
