@@ -80,6 +80,9 @@ class ScarQuantificationHeadlessLogic:
 
         _check_inputs(segmentationNode, volumeNode)
         scene = segmentationNode.GetScene() or self.scene
+        # a No-reflow this logic derived earlier is recomputed from the current scar (as core
+        # scar and gray zone are); one the user drew or imported is an input
+        remove_segments(segmentationNode, _derived_segment_names(segmentationNode))
         masks = masks_from_segmentation_node(segmentationNode, volumeNode, names=INPUT_SEGMENTS)
         if "Myocardium" not in masks:
             present = _segment_names(segmentationNode)
@@ -121,6 +124,8 @@ class ScarQuantificationHeadlessLogic:
         remove_segments(segmentationNode, [n for n in DERIVED_SEGMENTS if n not in derived])
         if derived:
             segmentation_node_from_masks(scene, derived, volumeNode, node=segmentationNode)
+        if "No-reflow" in derived:
+            _tag_derived(segmentationNode, "No-reflow")
 
         tables = self._tableNodes(scene, segmentationNode, volumeNode, result.tables)
         tables["measurements"].SetAttribute(NOTES_ATTRIBUTE, " | ".join(notes))
@@ -283,3 +288,24 @@ def _place_with_volume(scene: Any, volumeNode: Any, nodes: Any) -> None:  # noqa
             sh.CreateItem(study, node)
         elif sh.GetItemParent(item) != study:
             sh.SetItemParent(item, study)
+
+
+DERIVED_TAG = "ScarQuantification.derived"
+
+
+def _tag_derived(node: slicer.vtkMRMLSegmentationNode, name: str) -> None:
+    segmentation = node.GetSegmentation()
+    segment = segmentation.GetSegment(segmentation.GetSegmentIdBySegmentName(name))
+    if segment is not None:
+        segment.SetTag(DERIVED_TAG, "1")
+
+
+def _derived_segment_names(node: slicer.vtkMRMLSegmentationNode) -> list[str]:
+    """Input-named segments this logic derived itself (tagged), e.g. a computed No-reflow."""
+    segmentation = node.GetSegmentation()
+    out = []
+    for index in range(segmentation.GetNumberOfSegments()):
+        segment = segmentation.GetNthSegment(index)
+        if segment.HasTag(DERIVED_TAG) and segment.GetName() in INPUT_SEGMENTS:
+            out.append(segment.GetName())
+    return out
