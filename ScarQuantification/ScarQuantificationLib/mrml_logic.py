@@ -125,7 +125,7 @@ class ScarQuantificationHeadlessLogic:
         if derived:
             segmentation_node_from_masks(scene, derived, volumeNode, node=segmentationNode)
         if "No-reflow" in derived:
-            _tag_derived(segmentationNode, "No-reflow")
+            tag_derived(segmentationNode, "No-reflow")
 
         tables = self._tableNodes(scene, segmentationNode, volumeNode, result.tables)
         tables["measurements"].SetAttribute(NOTES_ATTRIBUTE, " | ".join(notes))
@@ -293,7 +293,7 @@ def _place_with_volume(scene: Any, volumeNode: Any, nodes: Any) -> None:  # noqa
 DERIVED_TAG = "ScarQuantification.derived"
 
 
-def _tag_derived(node: slicer.vtkMRMLSegmentationNode, name: str) -> None:
+def tag_derived(node: slicer.vtkMRMLSegmentationNode, name: str) -> None:
     segmentation = node.GetSegmentation()
     segment = segmentation.GetSegment(segmentation.GetSegmentIdBySegmentName(name))
     if segment is not None:

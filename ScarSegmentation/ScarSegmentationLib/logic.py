@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ScarQuantificationLib.mrml_logic import link_result_tables
+from ScarQuantificationLib.mrml_logic import link_result_tables, tag_derived
 
 from . import mrml
 from .pipeline import Pipeline, PipelineOptions, PipelineResult, ProgressCallback
@@ -50,6 +50,8 @@ def add_result_to_scene(
     seg = mrml.segmentation_node_from_masks(
         scene, result.masks, volume_node, f"{name} segmentation", node=segmentation_node
     )
+    if "No-reflow" in result.masks:
+        tag_derived(seg, "No-reflow")  # recomputed by ScarQuantification after scar edits
     tables = {
         key: mrml.table_node_from_table(scene, table, name=f"{name} {key}")
         for key, table in result.tables.items()

@@ -15,6 +15,7 @@ from ..intensity import standardize_slice
 from .augment import random_intensity, random_spatial
 from .geometry import LV_LABELS, antialias, lv_box_from_mask, roi_box, sample_box
 from .loaders import PatientSlices
+from .synthetic_scar import ScarIntensityBank, add_synthetic_scar
 
 KINDS = ("roi", "myocardium", "scar_unet")
 # scar_unet: the U-Net scar head (baseline a of the scar issue): the myocardium net's classes
@@ -73,9 +74,17 @@ def usable(s: PreparedSlice, kind: str) -> bool:
 
 
 def make_sample(
-    s: PreparedSlice, kind: str, rng: np.random.Generator | None, size: int = CROP_SIZE
+    s: PreparedSlice,
+    kind: str,
+    rng: np.random.Generator | None,
+    size: int = CROP_SIZE,
+    synthetic_scar: float = 0.0,
+    bank: ScarIntensityBank | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(image (size, size) float32, target (size, size) int64); augmented when rng is given."""
+    """(image (size, size) float32, target (size, size) int64); augmented when rng is given.
+    scar_unet with rng: a slice without scar gets synthetic scar (`add_synthetic_scar`, intensities
+    from `bank`) with probability `synthetic_scar`, before the augmentation so that it is
+    augmented like real scar; at 0 no random number is drawn for it (sampling unchanged)."""
     if kind == "roi":
         src, box, shift = s.roi_src, roi_box(s.std.shape), 0.05
     else:
@@ -85,6 +94,14 @@ def make_sample(
         img = sample_box(src, box, size)
         lab = sample_box(s.label, box, size, order=0)
         return img, target(lab, kind)
+    label = s.label
+    if (
+        synthetic_scar > 0.0
+        and kind == "scar_unet"
+        and not (label >= 3).any()
+        and rng.random() < synthetic_scar
+    ):
+        src, label = add_synthetic_scar(src, label, rng, bank)
     sp = random_spatial(box, rng, size, shift=shift, scale=(0.8, 1.25))
     kw = {
         "rotation_deg": sp.rotation_deg,
@@ -93,5 +110,5 @@ def make_sample(
         "aspect": sp.aspect,
     }
     img = sample_box(src, sp.box, size, **kw)
-    lab = sample_box(s.label, sp.box, size, order=0, **kw)
+    lab = sample_box(label, sp.box, size, order=0, **kw)
     return random_intensity(img, rng), target(lab, kind)

@@ -2,12 +2,14 @@
 
     python -m ScarSegmentationLib.training.train_unet {roi,myocardium,scar_unet} [--epochs N]
         [--resume] [--init Resources/Models/myocardium.pt]
-        [--deadline 2026-11-23T02:05:00]
+        [--deadline 2026-11-23T02:05:00] [--synthetic-scar 0.3]
 
 Trains on the train split of Resources/Models/split.json (EMIDEC + MyoPS; slices drawn so each
 centre contributes half of every epoch), evaluates per-patient Dice on the val split after each
 epoch, saves <out>/last.pt (model, optimizer, scheduler, epoch, RNG) and <out>/best.pt (best val
-score), and logs to <out>/train.log. Resumes from last.pt with --resume.
+score), and logs to <out>/train.log. Resumes from last.pt with --resume. scar_unet
+--synthetic-scar P: a train slice without scar gets LGE-like synthetic scar with probability P
+(data.synthetic_scar; intensities from the train slices with scar).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 
 from ..data import PatientSlices, load_all, load_split
 from ..data.datasets import KINDS, N_CLASSES, PreparedSlice, make_sample, prepare, usable
+from ..data.synthetic_scar import ScarIntensityBank
 from ..models.unet import ResUNet
 from .common import parse_deadline, setup_logging
 from .losses import class_weights, segmentation_loss
@@ -63,6 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="UTC ISO time; stop cleanly when the next epoch would pass it",
     )
+    parser.add_argument(
+        "--synthetic-scar",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="scar_unet: probability that a train slice without scar gets synthetic scar",
+    )
 
 
 def _sampling_probs(slices: list[PreparedSlice]) -> np.ndarray:
@@ -74,8 +84,14 @@ def _sampling_probs(slices: list[PreparedSlice]) -> np.ndarray:
     return p / p.sum()
 
 
-def _batch(slices: list[PreparedSlice], kind: str, rng: np.random.Generator | None):  # noqa: ANN202
-    pairs = [make_sample(s, kind, rng) for s in slices]
+def _batch(  # noqa: ANN202
+    slices: list[PreparedSlice],
+    kind: str,
+    rng: np.random.Generator | None,
+    synthetic_scar: float = 0.0,
+    bank: ScarIntensityBank | None = None,
+):
+    pairs = [make_sample(s, kind, rng, synthetic_scar=synthetic_scar, bank=bank) for s in slices]
     x = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
     y = torch.from_numpy(np.stack([p[1] for p in pairs]))
     return x, y
@@ -157,6 +173,11 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     deadline = parse_deadline(args.deadline)
+    synthetic = float(getattr(args, "synthetic_scar", 0.0) or 0.0)
+    if not 0.0 <= synthetic <= 1.0:
+        raise ValueError(f"--synthetic-scar {synthetic}: a probability in [0, 1] is expected")
+    if synthetic and kind != "scar_unet":
+        raise ValueError(f"--synthetic-scar is for scar_unet, not {kind}")
 
     t0 = time.perf_counter()
     split = load_split(args.split)
@@ -170,7 +191,14 @@ def run(args: argparse.Namespace) -> int:
     counts = np.zeros(N_CLASSES[kind])
     for s in train:
         counts += np.bincount(make_sample(s, kind, None)[1].ravel(), minlength=len(counts))
-    weights = class_weights(counts)
+    weights = class_weights(counts)  # real labels only (synthetic scar not counted)
+    bank = None
+    if synthetic:
+        bank = ScarIntensityBank.from_slices((s.std, s.label) for s in train)
+        log.info(
+            "synthetic scar on %.0f %% of the draws of slices without scar; bank of %d slices "
+            "(%d with no-reflow)", 100 * synthetic, len(bank), len(bank.no_reflow),
+        )  # fmt: skip
     probs = _sampling_probs(train)
     per_epoch = args.samples_per_epoch or len(train)
 
@@ -206,7 +234,8 @@ def run(args: argparse.Namespace) -> int:
         order = rng.choice(len(train), size=per_epoch, p=probs)
         losses = []
         for b in range(0, per_epoch, args.batch_size):
-            x, y = _batch([train[i] for i in order[b : b + args.batch_size]], kind, rng)
+            batch = [train[i] for i in order[b : b + args.batch_size]]
+            x, y = _batch(batch, kind, rng, synthetic, bank)
             if len(x) < 2:  # batch norm needs more than one sample
                 continue
             loss = segmentation_loss(model(x), y, weights)
