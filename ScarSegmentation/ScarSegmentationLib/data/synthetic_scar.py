@@ -52,11 +52,12 @@ MIN_CONTRAST = 0.06  # blood pool - remote floor, so a lesion never becomes invi
 MIN_PEAK, MAX_PEAK = 0.3, 3.0  # x (blood pool - remote): a lesion is always enhanced
 FALLBACK_CONTRAST = 0.15  # blood pool - remote when there is no blood pool (EMIDEC median ~0.14)
 
-# Quantiles (5, 25, 50, 75, 95 %) measured on all EMIDEC PNG slices with scar, for a bank-less call
+# For a call without a bank: quantiles (5, 25, 50, 75, 95 %) of `from_slices` on all EMIDEC PNG
+# slices (286 entries, 85 with no-reflow); training builds its bank from the train split instead
 _QUANTILES = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
 _DEFAULT = {
-    "contrast": [0.48, 0.78, 1.02, 1.28, 1.89],
-    "texture": [0.53, 0.75, 0.95, 1.19, 1.61],
+    "contrast": [0.50, 0.79, 1.00, 1.24, 1.72],
+    "texture": [0.55, 0.77, 0.97, 1.21, 1.64],
     "no_reflow": [-1.39, -0.83, -0.50, -0.30, -0.11],
 }
 
@@ -137,8 +138,9 @@ def add_synthetic_scar(
     depth, theta = _wall_coordinates(myo, bp)
     remote = float(np.median(im[myo]))
     remote_sd = float(np.std(im[myo]))
-    span = float(np.median(im[bp])) - remote if np.count_nonzero(bp) >= MIN_PIXELS else None
-    span = max(span if span is not None else FALLBACK_CONTRAST, MIN_CONTRAST)
+    has_bp = np.count_nonzero(bp) >= MIN_PIXELS
+    span = float(np.median(im[bp])) - remote if has_bp else FALLBACK_CONTRAST
+    span = max(span, MIN_CONTRAST)
     # enhancement allowed in the myocardium and fading within GATE_PX outside it
     gate = np.clip(2.0 * ndimage.gaussian_filter(myo.astype(np.float32), 1.0), 0.0, 1.0)
     gate *= ndimage.binary_dilation(myo, iterations=GATE_PX)
@@ -174,39 +176,43 @@ def add_synthetic_scar(
             continue
         ratio, sd_ratio = bank.draw(rng)
         noise = _smooth_noise(rng, myo.shape, NOISE_SIGMA)
-        # peak: the labelled lesion's median lands at the drawn ratio (the wall under it may
-        # already be brighter than remote, e.g. partial volume with the blood pool); never darker
-        level, gw = remote + ratio * span, (gate * w)[lesion]
-        lo, hi = MIN_PEAK * span, MAX_PEAK * span
-        peak = _solve_shift(im[lesion], gw, level, lo, hi)
-        # texture to the real scar/remote SD ratio; the soft edge already spreads the values
-        # (as the gray zone does in real scar), so only the rest is added as smooth noise, or
-        # the wall's own texture is damped about the lesion's level
-        have = float(np.std(np.minimum(im[lesion] + gw * peak, 1.0)))
-        want = sd_ratio * remote_sd
-        if want < have:
-            texture = (want / have - 1.0) * (im - float(np.median(im[lesion])))
-        else:
-            texture = noise * np.sqrt(want**2 - have**2)
-        contribution = w * myo * texture
-        peak = _solve_shift(im[lesion] + (gate * contribution)[lesion], gw, level, lo, hi)
-        contribution += w * peak
-        core = np.zeros(myo.shape, bool)
+        core, wc = np.zeros(myo.shape, bool), np.zeros(myo.shape, np.float32)
         large = np.count_nonzero(lesion) >= NO_REFLOW_MIN_FRACTION * np.count_nonzero(myo)
-        large &= ext.max() >= NO_REFLOW_MIN_EXTENT  # room for scar around the core
-        if rng.random() < P_NO_REFLOW and large:
+        if rng.random() < P_NO_REFLOW and large and ext.max() >= NO_REFLOW_MIN_EXTENT:
             half, depth_frac = rng.uniform(*NO_REFLOW_HALF), rng.uniform(*NO_REFLOW_DEPTH)
             core_mask = mask & (np.abs(phi) < half) & (rough < depth_frac * ext)
             core_mask |= ndimage.binary_dilation(core_mask, iterations=2) & bp  # as the lesion
             wc = ndimage.gaussian_filter(core_mask.astype(np.float32), sigma)  # <= w
             core = (wc > 0.5) & lesion
-            if np.count_nonzero(core) >= 5:  # the core's level moves to no-reflow's
-                nr_level = remote + (ratio + bank.draw_no_reflow(rng)) * span
-                base = im[core] + (gate * contribution)[core]
-                lo, hi = -MAX_PEAK * span, 0.0
-                contribution += wc * _solve_shift(base, (gate * wc)[core], nr_level, lo, hi)
-            else:
-                core[:] = False
+            offset = bank.draw_no_reflow(rng)
+            if np.count_nonzero(core) < 5 or not (lesion & ~core).any():
+                core, wc = np.zeros(myo.shape, bool), np.zeros(myo.shape, np.float32)
+        rim = lesion & ~core  # label 3
+        # peak: the median over label 3 lands at the drawn ratio (the wall under it may already
+        # be brighter than remote, e.g. partial volume with the blood pool); never darker
+        level, gw = remote + ratio * span, (gate * w)[rim]
+        lo, hi = MIN_PEAK * span, MAX_PEAK * span
+        peak = _solve_shift(im[rim], gw, level, lo, hi)
+        # texture to the real scar/remote SD ratio; the soft edge already spreads the values
+        # (as the gray zone does in real scar), so only the rest is added as smooth noise, or
+        # the wall's own texture is damped about the lesion's level
+        have = float(np.std(np.minimum(im[rim] + gw * peak, 1.0)))
+        want = sd_ratio * remote_sd
+        if want < have:
+            texture = w * myo * (want / have - 1.0) * (im - float(np.median(im[rim])))
+        else:
+            texture = w * myo * noise * np.sqrt(want**2 - have**2)
+        # the no-reflow core's median sits the drawn offset below the scar's; core and scar
+        # levels interact through the blur, so both are solved twice
+        nr_shift = 0.0
+        for _ in range(2 if core.any() else 1):
+            base = im[rim] + (gate * (texture + wc * nr_shift))[rim]
+            peak = _solve_shift(base, gw, level, lo, hi)
+            if core.any():
+                base = im[core] + (gate * (texture + w * peak))[core]
+                nr_level = remote + (ratio + offset) * span
+                nr_shift = _solve_shift(base, (gate * wc)[core], nr_level, -hi, 0.0)
+        contribution = texture + w * peak + wc * nr_shift
         shift += gate * contribution
         scar3 |= lesion
         scar4 |= core
@@ -267,10 +273,10 @@ def _sector(
     taper: float,
     target: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lesion mask of ~target pixels from transmural depth and angle off the lesion's centre
-    (both roughened): angular half-width solved by bisection (the area grows
-    with it); the extent is raised when even the widest sector is too small.
-    Returns (mask, relative angle phi in [-1, 1] inside, transmural extent per pixel)."""
+    """Lesion mask of ~target pixels from the (roughened) transmural depth and angle off the
+    lesion's centre: the half-width is solved by bisection (the area grows with it), the peak
+    extent raised when even the widest sector is too small.
+    Returns (mask, relative angle phi, in [-1, 1] inside, transmural extent per pixel)."""
 
     def build(half: float, ext_max: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         phi = dtheta / half

@@ -167,17 +167,17 @@ def run(args: argparse.Namespace) -> int:
     kind = getattr(args, "kind", None) or args.model
     if kind not in KINDS:
         raise ValueError(f"unknown network {kind!r}: expected one of {KINDS}")
+    synthetic = float(getattr(args, "synthetic_scar", 0.0) or 0.0)
+    if not 0.0 <= synthetic <= 1.0:
+        raise ValueError(f"--synthetic-scar {synthetic}: a probability in [0, 1] is expected")
+    if synthetic and kind != "scar_unet":
+        raise ValueError(f"--synthetic-scar is for scar_unet, not {kind}")
     out = Path(args.out or f"runs/{kind}")
     setup_logging(log, out)
     torch.set_num_threads(max(1, args.threads))
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     deadline = parse_deadline(args.deadline)
-    synthetic = float(getattr(args, "synthetic_scar", 0.0) or 0.0)
-    if not 0.0 <= synthetic <= 1.0:
-        raise ValueError(f"--synthetic-scar {synthetic}: a probability in [0, 1] is expected")
-    if synthetic and kind != "scar_unet":
-        raise ValueError(f"--synthetic-scar is for scar_unet, not {kind}")
 
     t0 = time.perf_counter()
     split = load_split(args.split)
