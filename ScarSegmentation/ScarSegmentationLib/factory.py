@@ -43,7 +43,7 @@ def _anatomy() -> list[Stage]:
 
 # What "auto" runs for the scar when its weights are installed (else the FWHM threshold): the
 # method that scored best on the validation patients (see Resources/Models/scar_*.md).
-AUTO_SCAR_METHOD = "threshold"
+AUTO_SCAR_METHOD = "unet"
 SCAR_WEIGHTS = {"unet": ("scar_unet",), "network": ("scar_detector", "scar_segmenter")}
 
 
