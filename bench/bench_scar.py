@@ -17,6 +17,7 @@ then segments the scar inside that predicted myocardium with the same code the p
 - yolo_sam: ScarDetectStage + ScarSegmentStage with the installed weights (e, as shipped);
 - yolo_sam_nokl: the same detector boxes, segmenter fine-tuned without the KL term (d);
 - unet_sam: the U-Net head's scar components as box prompts for the segmenter (a hybrid).
+SAM variants decode as the pipeline does (segmenter defaults: mean of 4 box-jitter passes).
 Per patient: scar Dice, Hausdorff (mm; pixels for EMIDEC PNG), area and perimeter similarity on
 pathological (P) patients; burden error (predicted scar / predicted myocardium vs reference scar
 / reference myocardium, percentage points); predicted scar on normal (N) patients as burden and
@@ -67,7 +68,7 @@ from ScarSegmentationLib.scar import sam_model  # noqa: E402
 from ScarSegmentationLib.scar.boxes import Box, component_boxes, gt_boxes, score_frame  # noqa: E402
 from ScarSegmentationLib.scar.detector import ScarDetector  # noqa: E402
 from ScarSegmentationLib.scar.frame import label_frame  # noqa: E402
-from ScarSegmentationLib.scar.segmenter import ScarSegmenter, load_net  # noqa: E402
+from ScarSegmentationLib.scar.segmenter import ScarSegmenter, load_segmenter  # noqa: E402
 from ScarSegmentationLib.stages.scar_detect import ScarDetectStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_segment import ScarSegmentStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_unet import ScarUNetStage  # noqa: E402
@@ -277,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             methods = [m for m in methods if not m.startswith("unet")]
             print("unet: no weights (--unet or Resources/Models/scar_unet.pt); skipped")
     if any(m in SAM_METHODS for m in methods):
-        models["sam"] = ScarSegmenter(load_net(), uncertainty="none")
+        models["sam"] = load_segmenter()  # as the pipeline: box-jitter passes
         models["detector"] = ScarDetector.load(weights.model_path("scar_detector"))
         models["cache"] = EmbeddingCache()
     if "yolo_sam_nokl" in methods:
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             methods.remove("yolo_sam_nokl")
             print(f"yolo_sam_nokl: {args.nokl} missing; skipped")
         else:
-            models["nokl"] = ScarSegmenter(net, uncertainty="none")
+            models["nokl"] = ScarSegmenter(net)  # same passes as the shipped one
 
     rows = []
     items = studies(args.split)
