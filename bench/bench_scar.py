@@ -239,7 +239,7 @@ def summary(rows: list[dict], methods: list[str]) -> None:
                 else "-"
             )
             secs = np.mean([r["seconds"] * 10 / r["slices"] for r in sel])
-            star = "*" if r_star(m, methods) else ""
+            star = "*" if decoder_time_only(m, methods) else ""
             print(
                 f"| {centre} | {m} | {len(p)} | {ms([r['dice'] for r in p])} "
                 f"| {ms([r['hd'] for r in p])} {hd_unit} | {ms([r['as'] for r in p])} "
@@ -248,7 +248,7 @@ def summary(rows: list[dict], methods: list[str]) -> None:
             )
 
 
-def r_star(method: str, methods: list[str]) -> bool:
+def decoder_time_only(method: str, methods: list[str]) -> bool:
     """Whether this SAM variant ran after another one (embeddings cached: decoder time only)."""
     sams = [m for m in methods if m in SAM_METHODS]
     return method in sams and sams.index(method) > 0

@@ -33,6 +33,8 @@ TABLE_KEYS = ("measurements", "slices", "lesions", "aha")
 # Segments read as input; the derived ones are always recomputed, never read back.
 INPUT_SEGMENTS = ("Myocardium", "Blood pool", "Scar", "No-reflow")
 DERIVED_SEGMENTS = ("Core scar", "Gray zone")
+# Segment tag marking an input-named segment (No-reflow) this logic derived: recomputed next time.
+DERIVED_TAG = "ScarQuantification.derived"
 # Node reference role (segmentation node -> table node) per table key.
 TABLE_ROLE = "ScarQuantificationTable_{}"
 # Node reference role (result table or chart node -> the volume it was computed on).
@@ -288,9 +290,6 @@ def _place_with_volume(scene: Any, volumeNode: Any, nodes: Any) -> None:  # noqa
             sh.CreateItem(study, node)
         elif sh.GetItemParent(item) != study:
             sh.SetItemParent(item, study)
-
-
-DERIVED_TAG = "ScarQuantification.derived"
 
 
 def tag_derived(node: slicer.vtkMRMLSegmentationNode, name: str) -> None:

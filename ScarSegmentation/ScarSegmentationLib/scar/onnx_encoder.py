@@ -173,8 +173,8 @@ def encoder_for(net: torch.nn.Module) -> OnnxEncoder | None:
                 except Exception as e:  # noqa: BLE001 - never stop the pipeline for a speed-up
                     _NETS[net] = _FAILED
                     _warn(f"ONNX encoder unavailable ({type(e).__name__}: {e})")
-    state = _NETS.get(net)
-    return state if isinstance(state, OnnxEncoder) else None
+    current = _NETS.get(net)
+    return current if isinstance(current, OnnxEncoder) else None
 
 
 def run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor | None:

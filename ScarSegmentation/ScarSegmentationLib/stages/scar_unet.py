@@ -56,12 +56,12 @@ class ScarUNetStage:
             crops = np.stack([extract(std[k], ctx.crop_boxes[k], CROP_SIZE) for k in ks])
             probs = predict_crops(self.model, crops, samples)
             cond = scar_given_myocardium(probs)
-            mean = probs.mean(0)
+            mean = probs.mean(0) if self.grow_px > 0 else None
             for n, k in enumerate(ks):
                 box = ctx.crop_boxes[k]
                 prob[k] = paste(cond[:, n].mean(0), box, shape[1:])
                 var[k] = paste(cond[:, n].var(0), box, shape[1:])
-                if self.grow_px > 0:
+                if mean is not None:
                     # bright scar the myocardium net called blood pool or background, next to
                     # the myocardium: where the scar head's own argmax is scar, it is scar
                     near = ndimage.binary_dilation(myo[k], iterations=self.grow_px) & ~myo[k]
