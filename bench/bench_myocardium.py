@@ -2,12 +2,14 @@
 accuracy per centre, apex/mid/base breakdown, seconds per stage and peak memory.
 
     .venv/bin/python bench/bench_myocardium.py [--split test] [--runs runs] [--mc 4] [--threads 1]
+        [--net factory|myocardium|scar_unet|CKPT]
 
 Studies: EMIDEC PNG test patients (stacked 2D slices, pixel spacing unknown: Hausdorff in
 PIXELS), EMIDEC NIfTI Case_P100 / Case_N006 (real geometry, read with the project's study
 loader: Hausdorff in mm) and MyoPS test patients (NIfTI, mm). Each study goes through the real
 Pipeline (StandardizeStage, LVROIStage, MyocardiumStage) with the installed weights
-(Resources/Models) or, with --runs, the best checkpoints of a training run. Per patient: 3D Dice
+(Resources/Models; stage 2 the network the pipeline picks, or --net) or, with --runs, the best
+checkpoints of a training run. Per patient: 3D Dice
 (all slices pooled) and symmetric surface Hausdorff (ScarQuantificationLib.metrics). Apex/mid/
 base: the slices with reference myocardium split in three equal parts, oriented apex->base by
 the reference LV area (smaller end = apex; evaluation only). Timing: wall-clock per stage from
@@ -43,13 +45,35 @@ STAGES = ("standardize", "lv_roi", "myocardium")
 def load_models(runs: str | None) -> tuple[torch.nn.Module, torch.nn.Module]:
     if not runs:
         return weights.load_model("lv_roi"), weights.load_model("myocardium")
-    out = []
-    for kind in ("roi", "myocardium"):
-        ck = torch.load(Path(runs) / kind / "best.pt", weights_only=False)
-        m = weights.build_model(ck["config"])
-        m.load_state_dict(ck["model"])
-        out.append(m.eval())
-    return out[0], out[1]
+    return (
+        load_checkpoint(Path(runs) / "roi" / "best.pt", "lv_roi"),
+        load_checkpoint(Path(runs) / "myocardium" / "best.pt", "myocardium"),
+    )
+
+
+def load_stage2(source: str) -> torch.nn.Module:
+    if source == "factory":
+        from ScarSegmentationLib.factory import MYOCARDIUM_NETS
+
+        source = next(n for n in MYOCARDIUM_NETS if weights.available(n))
+    if source in ("myocardium", "scar_unet"):
+        return weights.load_model(source)
+    return load_checkpoint(source, "scar_unet")
+
+
+def load_checkpoint(path: str | Path, installed: str) -> torch.nn.Module:
+    """A training checkpoint as the pipeline would load it once exported: checkpoints written
+    before the trainer stored its loss class weights take those of the installed `installed`
+    network (same split and labels, so the same weights; the training log shows them)."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    m = weights.build_model(ck["config"])
+    m.load_state_dict(ck.get("model", ck.get("state_dict")))
+    m.config.update({k: v for k, v in ck["config"].items() if k not in m.config})
+    if "class_weights" not in m.config and weights.available(installed):
+        cw = weights.load_model(installed).config.get("class_weights")
+        if cw is not None and len(cw) == m.config["n_classes"]:
+            m.config["class_weights"] = cw
+    return m.eval()
 
 
 def nifti_labels(path: Path) -> np.ndarray:
@@ -162,6 +186,12 @@ def main() -> int:
     ap.add_argument(
         "--max-side-ratio", type=float, default=None, help="override roi.MAX_SIDE_RATIO (0: none)"
     )
+    ap.add_argument(
+        "--net",
+        default="factory",
+        help="stage-2 network: factory (as the pipeline picks it), myocardium, scar_unet, "
+        "or a checkpoint path",
+    )
     args = ap.parse_args()
     if args.max_side_ratio is not None:
         from ScarSegmentationLib.stages import roi
@@ -169,6 +199,8 @@ def main() -> int:
         roi.MAX_SIDE_RATIO = args.max_side_ratio or None
     torch.set_num_threads(args.threads)
     roi_net, myo_net = load_models(args.runs)
+    if not args.runs:
+        myo_net = load_stage2(args.net)
     options = PipelineOptions(mc_samples=args.mc, threads=args.threads)
     pipe = Pipeline(
         [

@@ -52,7 +52,7 @@ sys.path[:0] = [
 ]
 
 import torch  # noqa: E402
-from bench_myocardium import studies  # noqa: E402
+from bench_myocardium import load_checkpoint, studies  # noqa: E402
 from ScarQuantificationLib.core_scar import threshold_scar  # noqa: E402
 from ScarQuantificationLib.metrics import (  # noqa: E402
     area_similarity,
@@ -62,13 +62,14 @@ from ScarQuantificationLib.metrics import (  # noqa: E402
 )
 from ScarSegmentationLib import weights  # noqa: E402
 from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
-from ScarSegmentationLib.factory import build_pipeline  # noqa: E402
+from ScarSegmentationLib.factory import MYOCARDIUM_NETS, build_pipeline  # noqa: E402
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions  # noqa: E402
 from ScarSegmentationLib.scar import sam_model  # noqa: E402
 from ScarSegmentationLib.scar.boxes import Box, component_boxes, gt_boxes, score_frame  # noqa: E402
 from ScarSegmentationLib.scar.detector import ScarDetector  # noqa: E402
 from ScarSegmentationLib.scar.frame import label_frame  # noqa: E402
 from ScarSegmentationLib.scar.segmenter import ScarSegmenter, load_segmenter  # noqa: E402
+from ScarSegmentationLib.stages.myocardium import MyocardiumStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_detect import ScarDetectStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_segment import ScarSegmentStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_unet import ScarUNetStage  # noqa: E402
@@ -96,10 +97,7 @@ class EmbeddingCache:
 
 def load_unet(path: str | None) -> torch.nn.Module | None:
     if path and Path(path).is_file():
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-        model = weights.build_model(ck["config"])
-        model.load_state_dict(ck.get("model", ck.get("state_dict")))
-        return model.eval()
+        return load_checkpoint(path, "scar_unet")
     return weights.load_model("scar_unet") if weights.available("scar_unet") else None
 
 
@@ -272,8 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     options = PipelineOptions(mc_samples=args.mc, threads=args.threads, scar_method="none")
     stages = build_pipeline(options).stages[:-1]  # stages 1-3, no quantification
     models: dict = {}
-    if any(m.startswith("unet") for m in methods):
+    if args.unet and MYOCARDIUM_NETS[0] == "scar_unet":  # the candidate is stage 2 too
         models["unet"] = load_unet(args.unet)
+        stages = [MyocardiumStage(models["unet"]) if s.name == "myocardium" else s for s in stages]
+    if any(m.startswith("unet") for m in methods):
+        models.setdefault("unet", load_unet(args.unet))
         if models["unet"] is None:
             methods = [m for m in methods if not m.startswith("unet")]
             print("unet: no weights (--unet or Resources/Models/scar_unet.pt); skipped")

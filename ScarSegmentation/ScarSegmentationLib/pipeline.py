@@ -38,6 +38,24 @@ class PipelineOptions:
 
 
 @dataclass
+class NetPasses:
+    """One network's softmax passes (M, N, C, S, S) over the crops of slices `ks`, kept so a
+    later stage running the same network on the same crops can reuse them."""
+
+    model: Any
+    ks: list[int]
+    boxes: dict[int, CropBox]
+    probs: np.ndarray
+
+    def rows_for(self, model: Any, ks: list[int], boxes: dict[int, CropBox]) -> list[int] | None:
+        """Row index of each of `ks` if these passes are `model`'s on the same crops, else None."""
+        if model is not self.model or any(self.boxes.get(k) != boxes[k] for k in ks):
+            return None
+        index = {k: n for n, k in enumerate(self.ks)}
+        return [index[k] for k in ks]
+
+
+@dataclass
 class PipelineContext:
     """Everything stages share. Arrays are on the study grid, indexed (k, j, i)."""
 
@@ -58,6 +76,7 @@ class PipelineContext:
     )  # detector boxes (k, x0, y0, x1, y1, score)
     notes: list[str] = field(default_factory=list)  # human-readable remarks for the report
     scar_source: str | None = None  # scar method of the stage that made masks["Scar"]
+    net_passes: dict[str, NetPasses] = field(default_factory=dict)  # reusable network passes
 
     def info(self, k: int) -> dict[str, Any]:
         return self.slice_info.setdefault(int(k), {})

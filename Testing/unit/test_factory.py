@@ -36,23 +36,25 @@ def test_default_pipeline_runs_stages_1_to_3_then_quantification():
     assert names == [*expected, "quantification"]
 
 
+def _install(monkeypatch, model: torch.nn.Module, name: str, missing: tuple[str, ...] = ()):
+    """Pretend `<name>.pt` is installed as `model` (and the `missing` ones are not)."""
+    real_available, real_load = weights.available, weights.load_model
+
+    def available(n, *a, **k):
+        return n == name or (n not in missing and real_available(n, *a, **k))
+
+    monkeypatch.setattr(weights, "available", available)
+    monkeypatch.setattr(
+        weights, "load_model", lambda n, *a, **k: model if n == name else real_load(n, *a, **k)
+    )
+    return model
+
+
 @pytest.fixture
 def scar_unet_installed(monkeypatch):
     """Pretend scar_unet.pt is installed: a tiny 4-class ResUNet stands in for it."""
-    real_available, real_load = weights.available, weights.load_model
     torch.manual_seed(0)
-    tiny = ResUNet(n_classes=4, base_filters=2).eval()
-    monkeypatch.setattr(
-        weights,
-        "available",
-        lambda n, *a, **k: True if n == "scar_unet" else real_available(n, *a, **k),
-    )
-    monkeypatch.setattr(
-        weights,
-        "load_model",
-        lambda n, *a, **k: tiny if n == "scar_unet" else real_load(n, *a, **k),
-    )
-    return tiny
+    return _install(monkeypatch, ResUNet(n_classes=4, base_filters=2).eval(), "scar_unet")
 
 
 def test_unet_scar_method_needs_scar_unet_weights(monkeypatch):
@@ -72,6 +74,34 @@ def test_unet_scar_method_adds_the_scar_head_before_quantification(scar_unet_ins
     assert not {"scar_detect", "scar_segment"} & set(names)  # only the requested method
     head = pipeline.stages[names.index("scar_unet")]
     assert head.model is scar_unet_installed
+
+
+def test_stage_2_runs_the_joint_net_when_installed_and_the_scar_head_shares_it(
+    scar_unet_installed,
+):
+    pipeline = factory.build_pipeline(PipelineOptions(scar_method="unet"))
+    by_name = {s.name: s for s in pipeline.stages}
+    assert by_name["myocardium"].model is scar_unet_installed
+    assert by_name["scar_unet"].model is by_name["myocardium"].model  # passes can be reused
+
+
+def test_stage_2_falls_back_to_the_myocardium_net_without_the_joint_net(monkeypatch):
+    torch.manual_seed(0)
+    tiny = ResUNet(n_classes=3, base_filters=2).eval()
+    _install(monkeypatch, tiny, "myocardium", missing=("scar_unet",))
+    pipeline = factory.build_pipeline(PipelineOptions(scar_method="threshold"))
+    assert {s.name: s for s in pipeline.stages}["myocardium"].model is tiny
+
+
+def test_without_any_stage_2_net_the_error_names_the_myocardium_net(monkeypatch):
+    real = weights.available
+    monkeypatch.setattr(
+        weights,
+        "available",
+        lambda n, *a, **k: False if n in factory.MYOCARDIUM_NETS else real(n, *a, **k),
+    )
+    with pytest.raises(ModelError, match="'myocardium' is not installed"):
+        factory.build_pipeline(PipelineOptions(scar_method="threshold"))
 
 
 def test_threshold_scar_method_ignores_an_installed_scar_head(scar_unet_installed):

@@ -73,3 +73,36 @@ def test_warm_start_leaves_tensors_of_another_shape_alone(tmp_path):
     for name, value in dst.state_dict().items():
         if value.is_floating_point():
             assert torch.equal(value, before[name]), name
+
+
+def test_mc_variance_loss_is_zero_for_identical_samples_and_the_variance_otherwise():
+    from ScarSegmentationLib.training.losses import mc_variance_loss
+
+    same = torch.randn(1, 3, 4, 4).repeat(5, 1, 1, 1)
+    assert float(mc_variance_loss(same, 5)) < 1e-12
+    # two samples, 2 classes, one pixel: softmax p and 1-p -> variance ((p1-p2)/2)^2 per class
+    logits = torch.tensor([[0.0, 0.0], [0.0, float(np.log(3.0))]]).reshape(2, 2, 1, 1)
+    p1, p2 = 0.5, 0.25  # P(class 0) in each sample
+    assert float(mc_variance_loss(logits, 2)) == pytest.approx(((p1 - p2) / 2) ** 2, rel=1e-5)
+    with pytest.raises(ValueError, match="samples"):
+        mc_variance_loss(torch.zeros(5, 2, 1, 1), 2)
+
+
+def test_training_loss_with_mc_term_adds_the_dropout_variance():
+    from ScarSegmentationLib.training.losses import segmentation_loss
+    from ScarSegmentationLib.training.train_unet import training_loss
+
+    torch.manual_seed(0)
+    net = ResUNet(n_classes=4, base_filters=2, dropout=0.5).train()
+    x, y = torch.rand(2, 1, 32, 32), torch.randint(0, 4, (2, 32, 32))
+    w = torch.ones(4)
+    torch.manual_seed(1)
+    plain = training_loss(net, x, y, w)
+    torch.manual_seed(1)
+    expected = segmentation_loss(net(x), y, w).item()
+    assert plain.item() == pytest.approx(expected, rel=1e-6)
+    torch.manual_seed(1)
+    with_mc = training_loss(net, x, y, w, mc_weight=1000.0, mc_samples=3)
+    with_mc.backward()
+    assert with_mc.item() > plain.item() + 0.01  # dropout 0.5 gives the samples real spread
+    assert net.head.weight.grad is not None

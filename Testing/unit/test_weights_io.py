@@ -68,3 +68,30 @@ def test_models_dir_env(monkeypatch, tmp_path):
     monkeypatch.delenv("SCARSEG_MODELS")
     assert weights.models_dir().name == "Models"
     assert weights.models_dir().parent.name == "Resources"
+
+
+def _checkpoint(tmp_path, config_extra=None):
+    torch.manual_seed(0)
+    model = ResUNet(n_classes=3, base_filters=2)
+    path = tmp_path / "best.pt"
+    config = {**model.config, "kind": "myocardium", **(config_extra or {})}
+    torch.save({"model": model.state_dict(), "config": config, "epoch": 3}, path)
+    return path
+
+
+def test_export_stores_given_class_weights_and_the_loaded_net_carries_them(tmp_path):
+    from ScarSegmentationLib.training.export import export
+
+    out = export(_checkpoint(tmp_path), "net", tmp_path, class_weights=[0.5, 1.0, 2.0])
+    assert out.name == "net.pt"
+    loaded = weights.load_model("net", tmp_path)  # checksum line recorded by export
+    assert loaded.config["class_weights"] == [0.5, 1.0, 2.0] and loaded.config["epoch"] == 3
+    with pytest.raises(ValueError, match="2 class weights for 3 classes"):
+        export(_checkpoint(tmp_path), "net2", tmp_path, class_weights=[0.5, 1.0])
+
+
+def test_export_keeps_class_weights_the_trainer_stored(tmp_path):
+    from ScarSegmentationLib.training.export import export
+
+    export(_checkpoint(tmp_path, {"class_weights": [0.4, 1.2, 1.1]}), "net", tmp_path)
+    assert weights.load_model("net", tmp_path).config["class_weights"] == [0.4, 1.2, 1.1]

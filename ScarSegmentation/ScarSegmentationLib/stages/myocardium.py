@@ -2,6 +2,11 @@
 
 All slices' crops go through the network in one batch (times the number of MC samples). The
 mean softmax is kept in the crop frame for stage 3 and pasted back onto the study grid.
+
+The network may be the joint myocardium + scar net (the U-Net scar head, whose classes split the
+myocardium into healthy and enhanced): its classes from MYOCARDIUM on are folded into myocardium.
+The raw passes are kept in `ctx.net_passes` so the scar head stage, running the same network on
+the same crops, does not run it again.
 """
 
 from __future__ import annotations
@@ -10,10 +15,11 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from ..calibration import undo_class_weights
 from ..crop import CROP_SIZE, CropBox, extract, paste
 from ..data.geometry import lv_box_from_mask
 from ..models.unet import enable_mc_dropout, mc_predict
-from ..pipeline import PipelineContext, ProgressCallback
+from ..pipeline import NetPasses, PipelineContext, ProgressCallback
 from .standardize import ensure_standardized
 
 BG, BLOOD_POOL, MYOCARDIUM = 0, 1, 2
@@ -70,10 +76,18 @@ FLIPS: tuple[tuple[int, ...], ...] = ((), (2,), (1,), (1, 2))  # np.flip(axis=()
 def predict_crops(
     model: torch.nn.Module, crops: np.ndarray, samples: int, flips: bool = True
 ) -> np.ndarray:
-    """(N, S, S) crops -> softmax (M, N, C, S, S), M = max(samples, 1) passes.
+    """(N, S, S) crops -> softmax (M, N, C, S, S), M = max(samples, 1) passes, with the class
+    weighting of the net's training loss undone (its config's "class_weights", when stored).
 
     With `flips`, the MC-dropout passes also cycle through the four axis flips of the crop
     (mapped back before averaging): test-time augmentation at no extra cost."""
+    weights = getattr(model, "config", {}).get("class_weights")
+    return undo_class_weights(_softmax_passes(model, crops, samples, flips), weights)
+
+
+def _softmax_passes(
+    model: torch.nn.Module, crops: np.ndarray, samples: int, flips: bool
+) -> np.ndarray:
     if not flips or samples <= 1:
         x = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32)[:, None])
         return mc_predict(model, x, samples).numpy()
@@ -91,6 +105,15 @@ def predict_crops(
     )
 
 
+def fold_to_myocardium(probs: np.ndarray) -> np.ndarray:
+    """softmax (..., C, H, W), C >= 3 -> (..., 3, H, W): classes MYOCARDIUM.. summed into one."""
+    if probs.shape[-3] == 3:
+        return probs
+    head = probs[..., :MYOCARDIUM, :, :]
+    rest = probs[..., MYOCARDIUM:, :, :].sum(axis=-3, keepdims=True)
+    return np.concatenate([head, rest], axis=-3)
+
+
 class MyocardiumStage:
     name = "myocardium"
 
@@ -102,7 +125,8 @@ class MyocardiumStage:
         self.flips = flips
 
     def predict_crops(self, crops: np.ndarray, samples: int) -> np.ndarray:
-        return predict_crops(self.model, crops, samples, self.flips)
+        """(N, S, S) crops -> (M, N, 3, S, S) softmax passes, scar folded into myocardium."""
+        return fold_to_myocardium(predict_crops(self.model, crops, samples, self.flips))
 
     def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:
         std = ensure_standardized(ctx)
@@ -122,7 +146,11 @@ class MyocardiumStage:
                 ctx.info(k)["crop_center_yx"] = (box.center_y, box.center_x)
                 ctx.info(k)["crop_side_px"] = box.side
         crops = np.stack([extract(std[k], ctx.crop_boxes[k], CROP_SIZE) for k in ks])
-        probs = self.predict_crops(crops, samples)
+        raw = predict_crops(self.model, crops, samples, self.flips)
+        ctx.net_passes[self.name] = NetPasses(
+            self.model, list(ks), {k: ctx.crop_boxes[k] for k in ks}, raw
+        )
+        probs = fold_to_myocardium(raw)
         mean = probs.mean(0)
         progress(0.7, "mapping back to the study grid")
 

@@ -37,6 +37,19 @@ class ScarUNetStage:
         self.threshold = threshold
         self.grow_px = grow_px
 
+    def passes(self, ctx: PipelineContext, std: np.ndarray, ks: list[int]) -> np.ndarray:
+        """Softmax passes (M, N, 4, S, S) on the slices ks: reused from stage 2 when it ran this
+        network on the same crops as a companion (myocardium ensemble), else computed here."""
+        boxes = {k: ctx.crop_boxes[k] for k in ks}
+        for cached in ctx.net_passes.values():
+            rows = cached.rows_for(self.model, ks, boxes)
+            if rows is not None:
+                return cached.probs[:, rows]
+        if int(ctx.options.mc_samples) > 1:
+            torch.manual_seed(ctx.options.seed)
+        crops = np.stack([extract(std[k], boxes[k], CROP_SIZE) for k in ks])
+        return predict_crops(self.model, crops, int(ctx.options.mc_samples))
+
     def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:
         std = ensure_standardized(ctx)
         shape = std.shape
@@ -50,11 +63,8 @@ class ScarUNetStage:
         extra = np.zeros(shape, dtype=bool)  # scar just outside the myocardium (grow_px)
         samples = int(ctx.options.mc_samples)
         if ks:
-            if samples > 1:
-                torch.manual_seed(ctx.options.seed)
             progress(0.05, f"segmenting scar on {len(ks)} slices")
-            crops = np.stack([extract(std[k], ctx.crop_boxes[k], CROP_SIZE) for k in ks])
-            probs = predict_crops(self.model, crops, samples)
+            probs = self.passes(ctx, std, ks)
             cond = scar_given_myocardium(probs)
             mean = probs.mean(0) if self.grow_px > 0 else None
             for n, k in enumerate(ks):

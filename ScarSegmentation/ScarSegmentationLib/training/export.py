@@ -3,6 +3,8 @@ and record its SHA256 in checksums.sha256 (other files' lines are kept as they a
 
     python -m ScarSegmentationLib.training.export runs/roi/best.pt lv_roi
     python -m ScarSegmentationLib.training.export runs/myocardium/best.pt myocardium
+    python -m ScarSegmentationLib.training.export runs/scar_unet/best.pt scar_unet \
+        [--class-weights 0.277,0.819,0.83,2.074]
 """
 
 from __future__ import annotations
@@ -26,12 +28,25 @@ def record_checksum(path: Path) -> str:
     return digest
 
 
-def export(checkpoint: Path | str, name: str, directory: Path | None = None) -> Path:
+def export(
+    checkpoint: Path | str,
+    name: str,
+    directory: Path | None = None,
+    class_weights: list[float] | None = None,
+) -> Path:
+    """`class_weights`: the loss's class weights, for checkpoints written before the trainer
+    stored them (its log gives them); stored in the config, undone at inference."""
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     model = weights.build_model(ck["config"])
     model.load_state_dict(ck["model"])
     extra = {k: v for k, v in ck["config"].items() if k not in model.config}
     extra.update(epoch=int(ck["epoch"]), val=ck.get("val"))
+    if class_weights is not None:
+        if len(class_weights) != model.config["n_classes"]:
+            raise ValueError(
+                f"{len(class_weights)} class weights for {model.config['n_classes']} classes"
+            )
+        extra["class_weights"] = [float(w) for w in class_weights]
     out = weights.save_model(model, (directory or weights.models_dir()) / f"{name}.pt", extra)
     record_checksum(out)
     return out
@@ -40,9 +55,15 @@ def export(checkpoint: Path | str, name: str, directory: Path | None = None) -> 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint")
-    ap.add_argument("name", help="lv_roi or myocardium")
+    ap.add_argument("name", help="lv_roi, myocardium or scar_unet")
+    ap.add_argument(
+        "--class-weights",
+        default=None,
+        help="comma-separated loss class weights (from the training log), if not in the checkpoint",
+    )
     args = ap.parse_args(argv)
-    path = export(args.checkpoint, args.name)
+    cw = [float(w) for w in args.class_weights.split(",")] if args.class_weights else None
+    path = export(args.checkpoint, args.name, class_weights=cw)
     print(path, weights.sha256(path), f"{path.stat().st_size / 1e6:.2f} MB")
     return 0
 

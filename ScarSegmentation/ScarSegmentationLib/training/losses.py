@@ -1,4 +1,5 @@
-"""Segmentation losses: class-balanced cross-entropy + Tversky."""
+"""Segmentation losses: class-balanced cross-entropy + Tversky, and the Monte-Carlo-dropout
+uncertainty loss (mean per-pixel variance of the softmax over dropout samples)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,15 @@ def segmentation_loss(
     return F.cross_entropy(logits, target, weight=weights) + tversky_loss(
         logits, target, alpha=1.0 - beta, beta=beta
     )
+
+
+def mc_variance_loss(logits: torch.Tensor, samples: int) -> torch.Tensor:
+    """Logits (samples * B, C, H, W) of the same B images under `samples` dropout masks ->
+    the mean over pixels and classes of the softmax variance across the samples (1/N, not
+    1/(N-1)): the image-level uncertainty the MC-dropout uncertainty loss adds to the
+    segmentation loss (weight about 3)."""
+    if samples < 2 or logits.shape[0] % samples:
+        raise ValueError(f"{logits.shape[0]} logits do not split into {samples} >= 2 samples")
+    probs = torch.softmax(logits, dim=1)
+    probs = probs.reshape(samples, logits.shape[0] // samples, *probs.shape[1:])
+    return probs.var(dim=0, unbiased=False).mean()

@@ -28,7 +28,7 @@ from ..data.datasets import KINDS, N_CLASSES, PreparedSlice, make_sample, prepar
 from ..data.synthetic_scar import ScarIntensityBank
 from ..models.unet import ResUNet
 from .common import parse_deadline, setup_logging
-from .losses import class_weights, segmentation_loss
+from .losses import class_weights, mc_variance_loss, segmentation_loss
 
 # myocardium net: twice the ROI net's filters; the scar head is the myocardium net plus a class
 BASE_FILTERS = {"roi": 8, "myocardium": 16, "scar_unet": 16}
@@ -65,6 +65,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--deadline",
         default=None,
         help="UTC ISO time; stop cleanly when the next epoch would pass it",
+    )
+    parser.add_argument(
+        "--mc-loss",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="weight of the MC-dropout uncertainty loss (0: off; the paper uses 3)",
+    )
+    parser.add_argument(
+        "--mc-loss-samples", type=int, default=5, help="dropout samples for --mc-loss"
     )
     parser.add_argument(
         "--synthetic-scar",
@@ -157,6 +167,24 @@ def warm_start(model: torch.nn.Module, path: str) -> None:
     model.load_state_dict(own)
 
 
+def training_loss(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    weights: torch.Tensor,
+    mc_weight: float = 0.0,
+    mc_samples: int = 5,
+) -> torch.Tensor:
+    """Segmentation loss; with mc_weight > 0 the batch runs `mc_samples` times in one pass (each
+    copy gets its own dropout mask), the segmentation loss covers every copy and the
+    MC-dropout uncertainty loss (softmax variance across the copies) is added with that weight."""
+    if mc_weight <= 0:
+        return segmentation_loss(model(x), y, weights)
+    logits = model(x.repeat(mc_samples, 1, 1, 1))
+    seg = segmentation_loss(logits, y.repeat(mc_samples, 1, 1), weights)
+    return seg + mc_weight * mc_variance_loss(logits, mc_samples)
+
+
 def _save(path: Path, **state: object) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -172,6 +200,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--synthetic-scar {synthetic}: a probability in [0, 1] is expected")
     if synthetic and kind != "scar_unet":
         raise ValueError(f"--synthetic-scar is for scar_unet, not {kind}")
+    mc_weight = float(getattr(args, "mc_loss", 0.0) or 0.0)
+    mc_samples = int(getattr(args, "mc_loss_samples", 5))
+    if mc_weight < 0 or (mc_weight and mc_samples < 2):
+        raise ValueError(f"--mc-loss {mc_weight} with {mc_samples} samples: need W >= 0, N >= 2")
     out = Path(args.out or f"runs/{kind}")
     setup_logging(log, out)
     torch.set_num_threads(max(1, args.threads))
@@ -220,8 +252,9 @@ def run(args: argparse.Namespace) -> int:
         warm_start(model, args.init)
         log.info("warm start from %s", args.init)
     log.info(
-        "class weights %s; %d samples/epoch, batch %d, lr %g",
-        weights.numpy().round(3).tolist(), per_epoch, args.batch_size, args.lr,
+        "class weights %s; %d samples/epoch, batch %d, lr %g, MC uncertainty loss %g x %d",
+        weights.numpy().round(3).tolist(), per_epoch, args.batch_size, args.lr, mc_weight,
+        mc_samples,
     )  # fmt: skip
 
     epoch_seconds = 0.0
@@ -238,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
             x, y = _batch(batch, kind, rng, synthetic, bank)
             if len(x) < 2:  # batch norm needs more than one sample
                 continue
-            loss = segmentation_loss(model(x), y, weights)
+            loss = training_loss(model, x, y, weights, mc_weight, mc_samples)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -248,7 +281,12 @@ def run(args: argparse.Namespace) -> int:
         sched.step(sc)
         is_best = sc > best
         best = max(best, sc)
-        config = {**model.config, "kind": kind, "class_names": CLASS_NAMES[kind]}
+        config = {
+            **model.config,
+            "kind": kind,
+            "class_names": CLASS_NAMES[kind],
+            "class_weights": weights.tolist(),  # undone at inference (calibration.py)
+        }
         state = {
             "model": model.state_dict(),
             "config": config,
