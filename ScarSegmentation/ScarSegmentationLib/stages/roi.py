@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from ..calibration import undo_class_weights
 from ..crop import CropBox, paste
 from ..data.geometry import lv_box_from_mask, roi_box, roi_input
 from ..errors import NoHeartFoundError
@@ -125,10 +126,13 @@ class LVROIStage:
 
     @torch.no_grad()
     def predict(self, standardized: np.ndarray) -> np.ndarray:
-        """(k, j, i) standardised stack -> LV probability on the study grid (one batch)."""
+        """(k, j, i) standardised stack -> LV probability on the study grid (one batch), with
+        the class weighting of the net's training loss undone (config "class_weights")."""
         x = np.stack([roi_input(s) for s in standardized])[:, None]
         self.model.eval()
-        prob = torch.softmax(self.model(torch.from_numpy(x)), dim=1)[:, 1].numpy()
+        softmax = torch.softmax(self.model(torch.from_numpy(x)), dim=1).numpy()
+        weights = getattr(self.model, "config", {}).get("class_weights")
+        prob = undo_class_weights(softmax, weights)[:, 1]
         box = roi_box(standardized.shape[1:])
         return np.stack([paste(p, box, standardized.shape[1:]) for p in prob])
 
