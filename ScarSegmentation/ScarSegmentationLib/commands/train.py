@@ -1,8 +1,9 @@
 """Train one of the models on the real data (CPU, resumable, logged).
 
-MODEL is roi (stage 1 LV ROI U-Net), myocardium (stage 2 U-Net), scar_unet (the U-Net scar
-head baseline), anatomy (stage 3 autoencoder + Gaussian mixture), detector (YOLO scar boxes) or segmenter (LiteMedSAM mask
-decoder fine-tuned on scar). Data: SCARSEG_DATA or ../shared/data; patient split:
+MODEL is roi (stage 1 LV ROI U-Net), myocardium (myocardium-only stage 2 U-Net), scar_unet (the
+joint myocardium + scar U-Net: stage 2 when installed, and the U-Net scar head), anatomy (stage 3
+autoencoder + Gaussian mixture), detector (YOLO scar boxes) or segmenter (LiteMedSAM mask decoder
+fine-tuned on scar). Data: SCARSEG_DATA or ../shared/data; patient split:
 Resources/Models/split.json. Run `scarseg train MODEL --help` for the model's options.
 """
 
