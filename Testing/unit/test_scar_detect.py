@@ -163,3 +163,22 @@ def test_threshold_given_else_stored_with_the_weights_else_default():
     assert ScarDetector(SimpleNamespace(ckpt={CONF_KEY: 0.4})).conf == 0.4
     assert ScarDetector(SimpleNamespace(ckpt={CONF_KEY: 0.4}), conf=0.1).conf == 0.1
     assert ScarDetector(SimpleNamespace(ckpt=None)).conf == CONF
+
+
+class ThreadGrabbingYolo:
+    """Stand-in for an ultralytics model whose predict, like ultralytics' device selection on
+    a 2-core machine, sets torch to one thread; returns no boxes."""
+
+    def predict(self, images, **kwargs):
+        torch.set_num_threads(1)
+        return []
+
+
+def test_detector_predict_restores_the_callers_torch_threads():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert ScarDetector(ThreadGrabbingYolo()).predict(np.zeros((2, 256, 256))) == []
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

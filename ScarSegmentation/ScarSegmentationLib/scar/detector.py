@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,20 @@ def ultralytics_yolo() -> Any:
     return YOLO
 
 
+@contextmanager
+def keep_torch_threads() -> Iterator[None]:
+    """ultralytics' device selection sets torch's thread count to (CPUs - 1): 1 on a 2-core
+    machine, which then slowed every later torch and ONNX Runtime stage (SAM ran on one thread,
+    the next study's stages 1-2 too). Restore the caller's count afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def to_rgb8(frame: np.ndarray) -> np.ndarray:
     """A [0, 1] float frame -> (H, W, 3) uint8 (grey repeated: YOLO wants 3 channels)."""
     g = np.clip(np.rint(np.asarray(frame, np.float32) * 255.0), 0, 255).astype(np.uint8)
@@ -96,15 +112,16 @@ class ScarDetector:
         out: list[list[Box]] = []
         for start in range(0, len(frames), batch):
             images = [to_rgb8(f) for f in frames[start : start + batch]]
-            results = self.model.predict(
-                images,
-                imgsz=SCAR_SIZE,
-                conf=self.conf,
-                iou=self.iou,
-                device="cpu",
-                verbose=False,
-                batch=len(images),
-            )
+            with keep_torch_threads():
+                results = self.model.predict(
+                    images,
+                    imgsz=SCAR_SIZE,
+                    conf=self.conf,
+                    iou=self.iou,
+                    device="cpu",
+                    verbose=False,
+                    batch=len(images),
+                )
             for r in results:
                 xyxy = r.boxes.xyxy.cpu().numpy().reshape(-1, 4)
                 scores = r.boxes.conf.cpu().numpy().reshape(-1)
