@@ -17,7 +17,8 @@ then segments the scar inside that predicted myocardium with the same code the p
 - yolo_sam: ScarDetectStage + ScarSegmentStage with the installed weights (e, as shipped);
 - yolo_sam_nokl: the same detector boxes, segmenter fine-tuned without the KL term (d);
 - unet_sam: the U-Net head's scar components as box prompts for the segmenter (a hybrid).
-SAM variants decode as the pipeline does (segmenter defaults: mean of 4 box-jitter passes).
+SAM variants decode as the pipeline does (segmenter defaults: mean of segmenter.BOX_PASSES
+box-jitter passes; --sam-passes N for another count).
 Per patient: scar Dice, Hausdorff (mm; pixels for EMIDEC PNG), area and perimeter similarity on
 pathological (P) patients; burden error (predicted scar / predicted myocardium vs reference scar
 / reference myocardium, percentage points); predicted scar on normal (N) patients as burden and
@@ -262,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=PipelineOptions.threads)
     ap.add_argument("--out", default=str(REPO / "runs" / "bench_scar.tsv"))
     ap.add_argument("--limit", type=int, default=0, help="smoke test: first N studies")
+    ap.add_argument(
+        "--sam-passes", type=int, default=0, help="box-jitter decoder passes (0: as shipped)"
+    )
     args = ap.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     # the yolo_sam boxes are reused by yolo_sam_nokl: run it first
@@ -279,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
             methods = [m for m in methods if not m.startswith("unet")]
             print("unet: no weights (--unet or Resources/Models/scar_unet.pt); skipped")
     if any(m in SAM_METHODS for m in methods):
-        models["sam"] = load_segmenter()  # as the pipeline: box-jitter passes
+        # as the pipeline (box-jitter passes), unless --sam-passes asks for another count
+        models["sam"] = load_segmenter(**({"passes": args.sam_passes} if args.sam_passes else {}))
         models["detector"] = ScarDetector.load(weights.model_path("scar_detector"))
         models["cache"] = EmbeddingCache()
     if "yolo_sam_nokl" in methods:
