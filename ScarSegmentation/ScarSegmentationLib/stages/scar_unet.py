@@ -39,7 +39,7 @@ class ScarUNetStage:
 
     def passes(self, ctx: PipelineContext, std: np.ndarray, ks: list[int]) -> np.ndarray:
         """Softmax passes (M, N, 4, S, S) on the slices ks: reused from stage 2 when it ran this
-        network on the same crops as a companion (myocardium ensemble), else computed here."""
+        same network on the same crops (the joint net as stage 2), else computed here."""
         boxes = {k: ctx.crop_boxes[k] for k in ks}
         for cached in ctx.net_passes.values():
             rows = cached.rows_for(self.model, ks, boxes)
