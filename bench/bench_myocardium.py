@@ -42,9 +42,10 @@ from ScarSegmentationLib.study import Study  # noqa: E402
 STAGES = ("standardize", "lv_roi", "myocardium")
 
 
-def load_models(runs: str | None) -> tuple[torch.nn.Module, torch.nn.Module]:
+def load_models(runs: str | None, net: str) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """Stage 1 and 2 networks: installed (stage 2 per --net), or a training run's best."""
     if not runs:
-        return weights.load_model("lv_roi"), weights.load_model("myocardium")
+        return weights.load_model("lv_roi"), load_stage2(net)
     return (
         load_checkpoint(Path(runs) / "roi" / "best.pt", "lv_roi"),
         load_checkpoint(Path(runs) / "myocardium" / "best.pt", "myocardium"),
@@ -198,9 +199,7 @@ def main() -> int:
 
         roi.MAX_SIDE_RATIO = args.max_side_ratio or None
     torch.set_num_threads(args.threads)
-    roi_net, myo_net = load_models(args.runs)
-    if not args.runs:
-        myo_net = load_stage2(args.net)
+    roi_net, myo_net = load_models(args.runs, args.net)
     options = PipelineOptions(mc_samples=args.mc, threads=args.threads)
     pipe = Pipeline(
         [
