@@ -266,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--sam-passes", type=int, default=0, help="box-jitter decoder passes (0: as shipped)"
     )
+    ap.add_argument(
+        "--sam-threshold", type=float, default=0.0, help="SAM probability threshold (0: as shipped)"
+    )
     args = ap.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     # the yolo_sam boxes are reused by yolo_sam_nokl: run it first
@@ -284,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             print("unet: no weights (--unet or Resources/Models/scar_unet.pt); skipped")
     if any(m in SAM_METHODS for m in methods):
         # as the pipeline (box-jitter passes), unless --sam-passes asks for another count
-        models["sam"] = load_segmenter(**({"passes": args.sam_passes} if args.sam_passes else {}))
+        sam_options = {"passes": args.sam_passes, "threshold": args.sam_threshold}
+        models["sam"] = load_segmenter(**{k: v for k, v in sam_options.items() if v})
         models["detector"] = ScarDetector.load(weights.model_path("scar_detector"))
         models["cache"] = EmbeddingCache()
     if "yolo_sam_nokl" in methods:
