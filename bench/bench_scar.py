@@ -16,7 +16,8 @@ then segments the scar inside that predicted myocardium with the same code the p
   (baseline b, the upper bound of the detector);
 - yolo_sam: ScarDetectStage + ScarSegmentStage with the installed weights (e, as shipped);
 - yolo_sam_nokl: the same detector boxes, segmenter fine-tuned without the KL term (d);
-- unet_sam: the U-Net head's scar components as box prompts for the segmenter (a hybrid).
+- unet_sam: the U-Net head's scar components as box prompts for the segmenter (a hybrid);
+- fused: detector boxes + SAM, its probability averaged with the U-Net head's (an exploration).
 SAM variants decode as the pipeline does (segmenter defaults: mean of segmenter.BOX_PASSES
 box-jitter passes; --sam-passes N for another count).
 Per patient: scar Dice, Hausdorff (mm; pixels for EMIDEC PNG), area and perimeter similarity on
@@ -78,7 +79,7 @@ from ScarSegmentationLib.stages.scar_unet import ScarUNetStage  # noqa: E402
 NOMINAL_PNG_VOXEL_ML = 1.43 * 1.43 * 11.5 / 1000.0
 CENTRES = ("EMIDEC PNG", "EMIDEC NIfTI", "MyoPS")
 DEFAULT_METHODS = "fwhm,2sd,5sd,unet,sam_gt,unet_sam,yolo_sam,yolo_sam_nokl"
-SAM_METHODS = ("sam_gt", "unet_sam", "yolo_sam", "yolo_sam_nokl")
+SAM_METHODS = ("sam_gt", "unet_sam", "yolo_sam", "yolo_sam_nokl", "fused")
 
 
 class EmbeddingCache:
@@ -184,6 +185,11 @@ def run_method(method: str, base: PipelineContext, lab: np.ndarray, models: dict
         seg = models["nokl"] if method == "yolo_sam_nokl" else models["sam"]
         ScarSegmentStage(seg).run(ctx, noop)
         scar = ctx.masks["Scar"]
+        if method == "fused":  # mean of the SAM and the head's probabilities, inside the boxes
+            sam_prob = ctx.maps["Scar probability"]
+            ScarUNetStage(models["unet"]).run(ctx, noop)
+            fused = 0.5 * (sam_prob + ctx.maps["Scar probability"])
+            scar = ctx.masks["Myocardium"] & (fused >= 0.5)
     return scar, ctx.masks["Myocardium"], time.perf_counter() - t0, counts
 
 
@@ -280,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.unet and MYOCARDIUM_NETS[0] == "scar_unet":  # the candidate is stage 2 too
         models["unet"] = load_unet(args.unet)
         stages = [MyocardiumStage(models["unet"]) if s.name == "myocardium" else s for s in stages]
-    if any(m.startswith("unet") for m in methods):
+    if any(m.startswith("unet") or m == "fused" for m in methods):
         models.setdefault("unet", load_unet(args.unet))
         if models["unet"] is None:
             methods = [m for m in methods if not m.startswith("unet")]
