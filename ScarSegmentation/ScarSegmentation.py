@@ -49,6 +49,7 @@ SCAR_METHODS = {
     "auto": "Best validated method",
     "unet": "U-Net scar head",
     "network": "Detector + SAM network",
+    "fused": "Detector + SAM fused with the U-Net head",
     "threshold": "FWHM threshold inside the myocardium",
 }
 DEVICES = {"cpu": "CPU", "cuda": "GPU (CUDA)"}

@@ -17,7 +17,8 @@ then segments the scar inside that predicted myocardium with the same code the p
 - yolo_sam: ScarDetectStage + ScarSegmentStage with the installed weights (e, as shipped);
 - yolo_sam_nokl: the same detector boxes, segmenter fine-tuned without the KL term (d);
 - unet_sam: the U-Net head's scar components as box prompts for the segmenter (a hybrid);
-- fused: detector boxes + SAM, its probability averaged with the U-Net head's (an exploration).
+- fused: stages.scar_fuse.ScarFuseStage after yolo_sam: its probability averaged with the
+  U-Net head's (`--scar-method fused`).
 SAM variants decode as the pipeline does (segmenter defaults: mean of segmenter.BOX_PASSES
 box-jitter passes; --sam-passes N for another count).
 Per patient: scar Dice, Hausdorff (mm; pixels for EMIDEC PNG), area and perimeter similarity on
@@ -73,6 +74,7 @@ from ScarSegmentationLib.scar.frame import label_frame  # noqa: E402
 from ScarSegmentationLib.scar.segmenter import ScarSegmenter, load_segmenter  # noqa: E402
 from ScarSegmentationLib.stages.myocardium import MyocardiumStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_detect import ScarDetectStage  # noqa: E402
+from ScarSegmentationLib.stages.scar_fuse import ScarFuseStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_segment import ScarSegmentStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_unet import ScarUNetStage  # noqa: E402
 
@@ -185,11 +187,9 @@ def run_method(method: str, base: PipelineContext, lab: np.ndarray, models: dict
         seg = models["nokl"] if method == "yolo_sam_nokl" else models["sam"]
         ScarSegmentStage(seg).run(ctx, noop)
         scar = ctx.masks["Scar"]
-        if method == "fused":  # mean of the SAM and the head's probabilities, inside the boxes
-            sam_prob = ctx.maps["Scar probability"]
-            ScarUNetStage(models["unet"]).run(ctx, noop)
-            fused = 0.5 * (sam_prob + ctx.maps["Scar probability"])
-            scar = ctx.masks["Myocardium"] & (fused >= 0.5)
+        if method == "fused":
+            ScarFuseStage(models["unet"]).run(ctx, noop)
+            scar = ctx.masks["Scar"]
     return scar, ctx.masks["Myocardium"], time.perf_counter() - t0, counts
 
 

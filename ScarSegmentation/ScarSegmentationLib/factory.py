@@ -52,7 +52,11 @@ def _anatomy() -> list[Stage]:
 # What "auto" runs for the scar when its weights are installed (else the FWHM threshold): the
 # method that scored best on the validation patients (see Resources/Models/scar_*.md).
 AUTO_SCAR_METHOD = "unet"
-SCAR_WEIGHTS = {"unet": ("scar_unet",), "network": ("scar_detector", "scar_segmenter")}
+SCAR_WEIGHTS = {
+    "unet": ("scar_unet",),
+    "network": ("scar_detector", "scar_segmenter"),
+    "fused": ("scar_detector", "scar_segmenter", "scar_unet"),
+}
 
 
 def _scar_stages(options: PipelineOptions) -> list[Stage]:
@@ -81,7 +85,12 @@ def _scar_stages(options: PipelineOptions) -> list[Stage]:
     from .stages.scar_segment import ScarSegmentStage
 
     detector = ScarDetector.load(weights.model_path("scar_detector"))
-    return [ScarDetectStage(detector), ScarSegmentStage(load_segmenter())]
+    stages: list[Stage] = [ScarDetectStage(detector), ScarSegmentStage(load_segmenter())]
+    if method == "fused":
+        from .stages.scar_fuse import ScarFuseStage
+
+        stages.append(ScarFuseStage(weights.load_model("scar_unet")))
+    return stages
 
 
 def build_pipeline(options: PipelineOptions | None = None) -> Pipeline:

@@ -184,7 +184,10 @@ def test_choices_are_understood_by_the_pipeline():
     assert "fwhm" in core
     for method in core:  # the quantification code reads each choice back unchanged
         assert method_name(method) == method
-    assert set(module_constant(seg, "SCAR_METHODS")) == {"auto", "unet", "network", "threshold"}
+    from ScarSegmentationLib.factory import SCAR_WEIGHTS
+
+    # every network scar method the factory builds, plus auto and the threshold
+    assert set(module_constant(seg, "SCAR_METHODS")) == {"auto", "threshold", *SCAR_WEIGHTS}
     assert set(module_constant(seg, "DEVICES")) == {"cpu", "cuda"}
 
 

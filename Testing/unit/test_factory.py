@@ -18,6 +18,10 @@ def _names(options):
 SCAR_METHODS = {
     "unet": (("scar_unet",), ["scar_unet"]),
     "network": (("scar_detector", "scar_segmenter"), ["scar_detect", "scar_segment"]),
+    "fused": (
+        ("scar_detector", "scar_segmenter", "scar_unet"),
+        ["scar_detect", "scar_segment", "scar_fuse"],
+    ),
     "threshold": ((), []),
 }
 

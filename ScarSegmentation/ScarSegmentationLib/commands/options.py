@@ -29,10 +29,10 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--scar-method",
-        choices=["auto", "unet", "network", "threshold", "none"],
+        choices=["auto", "unet", "network", "fused", "threshold", "none"],
         default=PipelineOptions.scar_method,
         help="scar segmentation: unet = U-Net scar head on the LV crops; network = YOLO boxes + "
-        "LiteMedSAM; threshold = FWHM inside the predicted myocardium; auto = the method that "
+        "LiteMedSAM; fused = network with its probability averaged with the U-Net head's; threshold = FWHM inside the predicted myocardium; auto = the method that "
         "scored best on the validation patients (README, Scar results); none = myocardium only "
         "(default %(default)s)",
     )
