@@ -289,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     if any(m.startswith("unet") or m == "fused" for m in methods):
         models.setdefault("unet", load_unet(args.unet))
         if models["unet"] is None:
-            methods = [m for m in methods if not m.startswith("unet")]
-            print("unet: no weights (--unet or Resources/Models/scar_unet.pt); skipped")
+            methods = [m for m in methods if not (m.startswith("unet") or m == "fused")]
+            print("unet, fused: no weights (--unet or Resources/Models/scar_unet.pt); skipped")
     if any(m in SAM_METHODS for m in methods):
         # as the pipeline (box-jitter passes), unless --sam-passes asks for another count
         sam_options = {"passes": args.sam_passes, "threshold": args.sam_threshold}
