@@ -106,3 +106,23 @@ def test_training_loss_with_mc_term_adds_the_dropout_variance():
     with_mc.backward()
     assert with_mc.item() > plain.item() + 0.01  # dropout 0.5 gives the samples real spread
     assert net.head.weight.grad is not None
+
+
+def test_val_decision_undoes_the_class_weights_like_inference():
+    from ScarSegmentationLib.crop import CropBox
+    from ScarSegmentationLib.data.datasets import PreparedSlice
+    from ScarSegmentationLib.training.train_unet import evaluate
+
+    class Constant(torch.nn.Module):  # softmax 0.3 / 0.3 / 0.4: myocardium wins the raw argmax
+        def forward(self, x):
+            logits = torch.log(torch.tensor([0.3, 0.3, 0.4]))
+            return logits.view(1, 3, 1, 1).expand(len(x), 3, *x.shape[2:])
+
+    label = np.zeros((64, 64), np.uint8)  # all background: myocardium anywhere is wrong
+    label[20:44, 20:44] = 1  # a blood pool, so the slice has an LV crop
+    s = PreparedSlice("emidec/Case_X", "emidec", 0, np.zeros((64, 64), np.float32),
+                      np.zeros((64, 64), np.float32), label, CropBox(32, 32, 48))  # fmt: skip
+    raw = evaluate(Constant(), [s], "myocardium")
+    undone = evaluate(Constant(), [s], "myocardium", torch.tensor([0.5, 1.0, 2.0]))
+    assert raw["emidec"]["myocardium"] == 0.0  # predicted everywhere, reference has none
+    assert undone["emidec"]["myocardium"] == 1.0  # 0.4 / 2 < 0.3 / 0.5: background, as it should

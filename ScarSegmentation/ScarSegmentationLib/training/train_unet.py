@@ -108,9 +108,15 @@ def _batch(  # noqa: ANN202
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, slices: list[PreparedSlice], kind: str) -> dict:
+def evaluate(
+    model: torch.nn.Module,
+    slices: list[PreparedSlice],
+    kind: str,
+    class_weights: torch.Tensor | None = None,
+) -> dict:
     """Per-patient Dice (all the patient's slices pooled) per foreground class, averaged per
-    centre, in the network's input frame (no augmentation; myocardium: ground-truth LV crop)."""
+    centre, in the network's input frame (no augmentation; myocardium: ground-truth LV crop).
+    With the loss's class weights, the decision is made as at inference: weights undone."""
     model.eval()
     n_cls = N_CLASSES[kind]
     stats: dict[str, np.ndarray] = {}
@@ -118,7 +124,10 @@ def evaluate(model: torch.nn.Module, slices: list[PreparedSlice], kind: str) -> 
     for i in range(0, len(slices), 32):
         chunk = slices[i : i + 32]
         x, y = _batch(chunk, kind, None)
-        pred = model(x).argmax(1)
+        probs = torch.softmax(model(x), dim=1)
+        if class_weights is not None:
+            probs = probs / class_weights.view(1, -1, 1, 1)  # argmax needs no renormalising
+        pred = probs.argmax(1)
         for s, p, t in zip(chunk, pred, y, strict=True):
             st = stats.setdefault(s.patient_id, np.zeros((n_cls, 3)))
             centre_of[s.patient_id] = s.centre
@@ -276,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
-        v = evaluate(model, val, kind)
+        v = evaluate(model, val, kind, weights)
         sc = score(v, kind)
         sched.step(sc)
         is_best = sc > best
