@@ -29,3 +29,10 @@ def undo_class_weights(
     shape[axis] = w.size
     q = probs / w.reshape(shape).astype(probs.dtype)
     return q / np.maximum(q.sum(axis=axis, keepdims=True), np.finfo(probs.dtype).tiny)
+
+
+def undo_model_class_weights(model: object, probs: np.ndarray, axis: int = -3) -> np.ndarray:
+    """`undo_class_weights` with the weights a loaded network carries in its config (none for
+    networks exported before they were stored, or stand-ins without a config)."""
+    weights = getattr(model, "config", {}).get("class_weights")
+    return undo_class_weights(probs, weights, axis)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from ..calibration import undo_class_weights
+from ..calibration import undo_model_class_weights
 from ..crop import CROP_SIZE, CropBox, extract, paste
 from ..data.geometry import lv_box_from_mask
 from ..models.unet import enable_mc_dropout, mc_predict
@@ -81,8 +81,7 @@ def predict_crops(
 
     With `flips`, the MC-dropout passes also cycle through the four axis flips of the crop
     (mapped back before averaging): test-time augmentation at no extra cost."""
-    weights = getattr(model, "config", {}).get("class_weights")
-    return undo_class_weights(_softmax_passes(model, crops, samples, flips), weights)
+    return undo_model_class_weights(model, _softmax_passes(model, crops, samples, flips))
 
 
 def _softmax_passes(

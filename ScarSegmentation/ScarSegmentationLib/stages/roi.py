@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from ..calibration import undo_class_weights
+from ..calibration import undo_model_class_weights
 from ..crop import CropBox, paste
 from ..data.geometry import lv_box_from_mask, roi_box, roi_input
 from ..errors import NoHeartFoundError
@@ -131,8 +131,7 @@ class LVROIStage:
         x = np.stack([roi_input(s) for s in standardized])[:, None]
         self.model.eval()
         softmax = torch.softmax(self.model(torch.from_numpy(x)), dim=1).numpy()
-        weights = getattr(self.model, "config", {}).get("class_weights")
-        prob = undo_class_weights(softmax, weights)[:, 1]
+        prob = undo_model_class_weights(self.model, softmax, axis=1)[:, 1]
         box = roi_box(standardized.shape[1:])
         return np.stack([paste(p, box, standardized.shape[1:]) for p in prob])
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..calibration import undo_class_weights
 from ..data import PatientSlices, load_all, load_split
 from ..data.datasets import KINDS, N_CLASSES, PreparedSlice, make_sample, prepare, usable
 from ..data.synthetic_scar import ScarIntensityBank
@@ -124,10 +125,9 @@ def evaluate(
     for i in range(0, len(slices), 32):
         chunk = slices[i : i + 32]
         x, y = _batch(chunk, kind, None)
-        probs = torch.softmax(model(x), dim=1)
-        if class_weights is not None:
-            probs = probs / class_weights.view(1, -1, 1, 1)  # argmax needs no renormalising
-        pred = probs.argmax(1)
+        probs = torch.softmax(model(x), dim=1).numpy()
+        cw = None if class_weights is None else class_weights.tolist()
+        pred = torch.from_numpy(undo_class_weights(probs, cw, axis=1).argmax(1))
         for s, p, t in zip(chunk, pred, y, strict=True):
             st = stats.setdefault(s.patient_id, np.zeros((n_cls, 3)))
             centre_of[s.patient_id] = s.centre
