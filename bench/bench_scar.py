@@ -17,8 +17,9 @@ then segments the scar inside that predicted myocardium with the same code the p
 - yolo_sam: ScarDetectStage + ScarSegmentStage with the installed weights (e, as shipped);
 - yolo_sam_nokl: the same detector boxes, segmenter fine-tuned without the KL term (d);
 - unet_sam: the U-Net head's scar components as box prompts for the segmenter (a hybrid);
-- fused: stages.scar_fuse.ScarFuseStage after yolo_sam: its probability averaged with the
-  U-Net head's (`--scar-method fused`).
+- fused: as `--scar-method fused`: the detector's boxes plus the U-Net head's scar components
+  it has no box on (stages.scar_head_boxes), SAM on all of them, its probability averaged with
+  the head's (stages.scar_fuse); its "detector" columns count all these boxes.
 SAM variants decode as the pipeline does (segmenter defaults: mean of segmenter.BOX_PASSES
 box-jitter passes; --sam-passes N for another count).
 Per patient: scar Dice, Hausdorff (mm; pixels for EMIDEC PNG), area and perimeter similarity on
@@ -75,6 +76,7 @@ from ScarSegmentationLib.scar.segmenter import ScarSegmenter, load_segmenter  # 
 from ScarSegmentationLib.stages.myocardium import MyocardiumStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_detect import ScarDetectStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_fuse import ScarFuseStage  # noqa: E402
+from ScarSegmentationLib.stages.scar_head_boxes import ScarHeadBoxesStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_segment import ScarSegmentStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_unet import ScarUNetStage  # noqa: E402
 
@@ -183,6 +185,8 @@ def run_method(method: str, base: PipelineContext, lab: np.ndarray, models: dict
             ScarDetectStage(models["detector"]).run(ctx, noop)
         if method not in ("sam_gt", "unet_sam"):
             models["boxes"] = list(ctx.boxes)
+            if method == "fused":  # the scar head's components the detector missed
+                ScarHeadBoxesStage(models["unet"]).run(ctx, noop)
             counts = detector_counts(ctx, lab)
         seg = models["nokl"] if method == "yolo_sam_nokl" else models["sam"]
         ScarSegmentStage(seg).run(ctx, noop)
@@ -267,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nokl", default=str(REPO / "runs" / "segmenter_nokl" / "best.pt"))
     ap.add_argument("--mc", type=int, default=PipelineOptions.mc_samples)
     ap.add_argument("--threads", type=int, default=PipelineOptions.threads)
+    ap.add_argument("--seed", type=int, default=PipelineOptions.seed, help="MC-dropout seed")
     ap.add_argument("--out", default=str(REPO / "runs" / "bench_scar.tsv"))
     ap.add_argument("--limit", type=int, default=0, help="smoke test: first N studies")
     ap.add_argument(
@@ -280,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     # the yolo_sam boxes are reused by yolo_sam_nokl: run it first
     methods.sort(key=lambda m: (m in SAM_METHODS, m != "yolo_sam"))
 
-    options = PipelineOptions(mc_samples=args.mc, threads=args.threads, scar_method="none")
+    options = PipelineOptions(
+        mc_samples=args.mc, threads=args.threads, seed=args.seed, scar_method="none"
+    )
     stages = build_pipeline(options).stages[:-1]  # stages 1-3, no quantification
     models: dict = {}
     if args.unet and MYOCARDIUM_NETS[0] == "scar_unet":  # the candidate is stage 2 too

@@ -50,8 +50,10 @@ def _anatomy() -> list[Stage]:
 
 
 # What "auto" runs for the scar when its weights are installed (else the FWHM threshold): the
-# method that scored best on the validation patients (see Resources/Models/scar_*.md).
-AUTO_SCAR_METHOD = "unet"
+# method with the most val scar Dice (mean of the two centres, three MC-dropout seeds) among
+# those with at most 1 ml of false scar on the val normal hearts: fused 0.538 (0.7 ml*), the
+# head 0.526 (0.6 ml*); YOLO + SAM alone 0.520 had 2.9 ml* (README, Scar results).
+AUTO_SCAR_METHOD = "fused"
 SCAR_WEIGHTS = {
     "unet": ("scar_unet",),
     "network": ("scar_detector", "scar_segmenter"),
@@ -85,12 +87,18 @@ def _scar_stages(options: PipelineOptions) -> list[Stage]:
     from .stages.scar_segment import ScarSegmentStage
 
     detector = ScarDetector.load(weights.model_path("scar_detector"))
-    stages: list[Stage] = [ScarDetectStage(detector), ScarSegmentStage(load_segmenter())]
-    if method == "fused":
-        from .stages.scar_fuse import ScarFuseStage
+    if method == "network":
+        return [ScarDetectStage(detector), ScarSegmentStage(load_segmenter())]
+    from .stages.scar_fuse import ScarFuseStage
+    from .stages.scar_head_boxes import ScarHeadBoxesStage
 
-        stages.append(ScarFuseStage(weights.load_model("scar_unet")))
-    return stages
+    head = weights.load_model("scar_unet")
+    return [
+        ScarDetectStage(detector),
+        ScarHeadBoxesStage(head),  # the head's scar the detector missed: more SAM prompts
+        ScarSegmentStage(load_segmenter()),
+        ScarFuseStage(head),
+    ]
 
 
 def build_pipeline(options: PipelineOptions | None = None) -> Pipeline:

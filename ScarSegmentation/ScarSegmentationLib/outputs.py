@@ -21,7 +21,7 @@ from .errors import InputError, ScarSegError
 from .pipeline import PipelineResult
 from .study import Study
 
-# scar_boxes: the YOLO detector's boxes, only when it ran (--scar-method network).
+# scar_boxes: the SAM box prompts (detector's, and the scar head's with fused), when it ran.
 TABLE_FILES = ("measurements", "slices", "lesions", "aha", "scar_boxes")
 
 

@@ -20,7 +20,7 @@ SCAR_METHODS = {
     "network": (("scar_detector", "scar_segmenter"), ["scar_detect", "scar_segment"]),
     "fused": (
         ("scar_detector", "scar_segmenter", "scar_unet"),
-        ["scar_detect", "scar_segment", "scar_fuse"],
+        ["scar_detect", "scar_head_boxes", "scar_segment", "scar_fuse"],
     ),
     "threshold": ((), []),
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from ScarSegmentationLib.stages.scar_fuse import ScarFuseStage
+from ScarSegmentationLib.stages.scar_fuse import THRESHOLD, ScarFuseStage
 from test_stage_myocardium_joint import ConstantHead
 from test_stage_scar_unet import SHAPE, conditional, ring_ctx
 
@@ -34,19 +34,20 @@ def run(ctx):
 
 
 def test_mean_of_sam_and_head_decides_inside_the_boxes_only():
-    ctx, in_box = network_ctx(0.4)  # alone below 0.5; with the head's 0.73 the mean is 0.57
+    ctx, in_box = network_ctx(0.5)  # with the head's 0.73 the mean is 0.615 >= 0.6
     run(ctx)
     myo, scar = ctx.masks["Myocardium"], ctx.masks["Scar"]
-    np.testing.assert_array_equal(scar, in_box)  # outside the box: (0 + 0.73) / 2 < 0.5
+    np.testing.assert_array_equal(scar, in_box)  # outside the box: (0 + 0.73) / 2 < 0.6
     prob = ctx.maps["Scar probability"]
-    np.testing.assert_allclose(prob[in_box], (0.4 + conditional(HEAD_SCAR)) / 2, atol=1e-4)
+    np.testing.assert_allclose(prob[in_box], (0.5 + conditional(HEAD_SCAR)) / 2, atol=1e-4)
     assert prob[~myo].max() == 0.0
     assert ctx.scar_source == "fused"
     assert ctx.info(0)["scar_px"] == int(in_box.sum())
 
 
 def test_a_weak_sam_and_a_weak_head_give_no_scar():
-    ctx, _ = network_ctx(0.2)  # (0.2 + 0.73) / 2 < 0.5
+    ctx, _ = network_ctx(0.4)  # (0.4 + 0.73) / 2 = 0.565 < THRESHOLD 0.6
+    assert THRESHOLD == 0.6
     assert not run(ctx).masks["Scar"].any()
 
 

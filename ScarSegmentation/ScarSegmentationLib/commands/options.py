@@ -32,9 +32,10 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["auto", "unet", "network", "fused", "threshold", "none"],
         default=PipelineOptions.scar_method,
         help="scar segmentation: unet = U-Net scar head on the LV crops; network = YOLO boxes + "
-        "LiteMedSAM; fused = network with its probability averaged with the U-Net head's; threshold = FWHM inside the predicted myocardium; auto = the method that "
-        "scored best on the validation patients (README, Scar results); none = myocardium only "
-        "(default %(default)s)",
+        "LiteMedSAM; fused = LiteMedSAM on the YOLO boxes and on the head's scar the detector "
+        "missed, its probability averaged with the U-Net head's; threshold = FWHM inside the "
+        "predicted myocardium; auto = the method chosen on the validation patients (fused; "
+        "README, Scar results); none = myocardium only (default %(default)s)",
     )
     g.add_argument(
         "--core-method",

@@ -3,8 +3,8 @@
 Frames are the stage-2 crop boxes sampled at 256x256 (`scar.frame`). Boxes that contain no
 predicted myocardium are dropped (scar lies in the myocardium; elsewhere a box is a false
 alarm). ctx.boxes gets one dict per kept box: {k, x0, y0, x1, y1, score} in frame pixels plus
-i0, j0, i1, j1, the same corners in slice pixel coordinates (`scar.frame.frame_to_slice`);
-ctx.info(k)["scar_boxes"] the slice's list of the same dicts. ctx.tables["scar_boxes"] lists
+i0, j0, i1, j1, the same corners in slice pixel coordinates (`scar.frame.frame_to_slice`), and
+source "detector"; ctx.info(k)["scar_boxes"] the slice's list of the same dicts. ctx.tables["scar_boxes"] lists
 them for the user (written as scar_boxes.tsv); it exists, possibly empty, whenever this stage
 ran, so "no boxes" is visible rather than a missing table.
 """
@@ -34,8 +34,16 @@ BOX_COLUMNS = [
         "score",
         "double",
         "",
-        "detector confidence 0-1 for this box; a box is a proposal of where scar may be, "
+        "confidence 0-1 for this box (the detector's score; for a scar-head box the head's "
+        "mean scar probability over it); a box is a proposal of where scar may be, "
         "not a measurement (the Scar segment is what is quantified)",
+    ),
+    Column(
+        "source",
+        "string",
+        "",
+        "what proposed the box: 'detector' (YOLO) or 'scar head' (a U-Net scar component the "
+        "detector had no box on, scar method fused)",
     ),
     Column("i_min", "double", "px", f"box edge at the lowest column i, {_PX}"),
     Column("j_min", "double", "px", f"box edge at the lowest row j, {_PX}"),
@@ -58,6 +66,7 @@ def boxes_table(boxes: list[dict[str, Any]], study: Study) -> Table:
         table.add_row(
             slice_index=int(b["k"]),
             score=float(b["score"]),
+            source=str(b.get("source", "detector")),
             i_min=float(b["i0"]),
             j_min=float(b["j0"]),
             i_max=float(b["i1"]),
@@ -98,7 +107,8 @@ class ScarDetectStage:
             for b in keep_on_myocardium(boxes, myo_frame):
                 i0, j0 = frame_to_slice(b.x0, b.y0, crop)
                 i1, j1 = frame_to_slice(b.x1, b.y1, crop)
-                kept.append(b.as_dict(k=int(k)) | {"i0": i0, "j0": j0, "i1": i1, "j1": j1})
+                corners = {"i0": i0, "j0": j0, "i1": i1, "j1": j1, "source": "detector"}
+                kept.append(b.as_dict(k=int(k)) | corners)
             ctx.info(k)["scar_boxes"] = kept
             ctx.boxes.extend(kept)
             total += len(kept)

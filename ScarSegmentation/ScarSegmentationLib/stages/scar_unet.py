@@ -50,20 +50,23 @@ class ScarUNetStage:
         crops = np.stack([extract(std[k], boxes[k], CROP_SIZE) for k in ks])
         return predict_crops(self.model, crops, int(ctx.options.mc_samples))
 
-    def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:
+    def maps(
+        self, ctx: PipelineContext, progress: ProgressCallback | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(P(scar | myocardium), its variance over the passes, scar next to the myocardium
+        (grow_px)) on the study grid, or None without a myocardium segmentation."""
         std = ensure_standardized(ctx)
         shape = std.shape
         myo = ctx.masks.get("Myocardium")
         if myo is None:
-            ctx.notes.append("scar head skipped: no myocardium segmentation")
-            return
+            return None
         ks = [k for k in sorted(ctx.crop_boxes) if myo[k].any()]
         prob = np.zeros(shape, dtype=np.float32)
         var = np.zeros(shape, dtype=np.float32)
         extra = np.zeros(shape, dtype=bool)  # scar just outside the myocardium (grow_px)
-        samples = int(ctx.options.mc_samples)
         if ks:
-            progress(0.05, f"segmenting scar on {len(ks)} slices")
+            if progress is not None:
+                progress(0.05, f"segmenting scar on {len(ks)} slices")
             probs = self.passes(ctx, std, ks)
             cond = scar_given_myocardium(probs)
             mean = probs.mean(0) if self.grow_px > 0 else None
@@ -81,6 +84,17 @@ class ScarUNetStage:
         inside = myo | extra
         prob[~inside] = 0.0
         var[~inside] = 0.0
+        return np.clip(prob, 0.0, 1.0), np.clip(var, 0.0, None), extra
+
+    def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:
+        maps = self.maps(ctx, progress)
+        if maps is None:
+            ctx.notes.append("scar head skipped: no myocardium segmentation")
+            return
+        prob, var, extra = maps
+        myo = ctx.masks["Myocardium"]
+        ks = [k for k in sorted(ctx.crop_boxes) if myo[k].any()]
+        samples = int(ctx.options.mc_samples)
         scar = (myo & (prob >= self.threshold)) | extra
         if extra.any():
             ctx.masks["Myocardium"] = myo | extra  # scar is myocardium by convention
@@ -92,7 +106,7 @@ class ScarUNetStage:
             ctx.info(k)["scar_px"] = int(scar[k].sum())
         ctx.masks["Scar"] = scar
         ctx.scar_source = "unet"
-        ctx.maps["Scar probability"] = np.clip(prob, 0.0, 1.0)
+        ctx.maps["Scar probability"] = prob
         if samples > 1:
-            ctx.maps["Scar uncertainty"] = np.clip(var, 0.0, None)
+            ctx.maps["Scar uncertainty"] = var
         progress(1.0, "scar done")
