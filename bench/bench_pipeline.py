@@ -97,9 +97,13 @@ def main() -> int:
     ap.add_argument("--mc", type=int, default=PipelineOptions.mc_samples)
     ap.add_argument("--threads", type=int, default=PipelineOptions.threads)
     ap.add_argument("--out", default=str(REPO / "runs" / "bench_pipeline.tsv"))
+    ap.add_argument("--scar-method", default=PipelineOptions.scar_method)
     args = ap.parse_args()
 
-    pipeline = build_pipeline(PipelineOptions(mc_samples=args.mc, threads=args.threads))
+    options = PipelineOptions(
+        mc_samples=args.mc, threads=args.threads, scar_method=args.scar_method
+    )
+    pipeline = build_pipeline(options)
     items = studies(args.split)
     pipeline.run(items[0][2])  # warm-up, untimed
     rows = []
@@ -121,7 +125,8 @@ def main() -> int:
 
     stages = [s for s in pipeline.stages]
     print(
-        f"stages: {', '.join(s.name for s in stages)}; MC samples {args.mc}; threads {args.threads}"
+        f"stages: {', '.join(s.name for s in stages)}; MC samples {args.mc}; "
+        f"threads {args.threads}; scar method {args.scar_method}"
     )
     print(f"{len(rows)} test studies; per-patient rows: {args.out}\n")
     print(
