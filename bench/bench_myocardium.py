@@ -37,6 +37,7 @@ from ScarSegmentationLib.data.loaders import map_myops_labels  # noqa: E402
 from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
 from ScarSegmentationLib.pipeline import Pipeline, PipelineOptions  # noqa: E402
 from ScarSegmentationLib.stages import LVROIStage, MyocardiumStage, StandardizeStage  # noqa: E402
+from ScarSegmentationLib.stages.harmonize import IntensityHarmonizeStage  # noqa: E402
 from ScarSegmentationLib.study import Study  # noqa: E402
 
 STAGES = ("standardize", "lv_roi", "myocardium")
@@ -205,6 +206,7 @@ def main() -> int:
         [
             StandardizeStage(),
             LVROIStage(roi_net),
+            IntensityHarmonizeStage(),
             MyocardiumStage(myo_net, flips=not args.no_flips),
         ],
         options,

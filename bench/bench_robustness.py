@@ -12,7 +12,7 @@ scar on normal patients, and each variant's change against "as_is". A robust pip
 changes within the Monte-Carlo-dropout noise (about 0.01 myocardium, 0.02-0.03 scar Dice).
 - rot90, rot180, transpose, flip_lr: the image and labels rotated / mirrored in-plane;
 - reversed: slice order reversed (k -> n - 1 - k);
-- gamma0.6, gamma1.6: intensities through a gamma curve over their own range;
+- gamma0.6, gamma1.6 (any gamma<G>): intensities through a gamma curve over their own range;
 - rescaled: intensities x 7.3 + 1000 (another scanner's value range);
 - noise: Rician noise, sigma 3 % of the 99th intensity percentile (seeded).
 Hausdorff and volumes in ml are left out: the in-plane variants swap the spacing axes, and the
@@ -82,12 +82,12 @@ def variant(name: str, study: Study, lab: np.ndarray) -> tuple[Study, np.ndarray
         "transpose": (lambda a: np.swapaxes(a, 1, 2), True),
         "flip_lr": (lambda a: a[:, :, ::-1], False),
     }
-    intensity = {
-        "gamma0.6": _gamma(0.6),
-        "gamma1.6": _gamma(1.6),
-        "rescaled": lambda x: x * 7.3 + 1000.0,
-        "noise": _rician,
-    }
+    intensity = {"rescaled": lambda x: x * 7.3 + 1000.0, "noise": _rician}
+    if name.startswith("gamma"):  # gamma<G>, any G > 0
+        try:
+            intensity[name] = _gamma(float(name[5:]))
+        except ValueError:
+            pass
     if name == "as_is":
         return study, lab
     if name in in_plane:

@@ -22,6 +22,7 @@ MYOCARDIUM_NETS = ("scar_unet", "myocardium")
 
 
 def _stage1_2() -> list[Stage]:
+    from .stages.harmonize import IntensityHarmonizeStage
     from .stages.myocardium import MyocardiumStage
     from .stages.roi import LVROIStage
     from .stages.standardize import StandardizeStage
@@ -36,6 +37,7 @@ def _stage1_2() -> list[Stage]:
     return [
         StandardizeStage(),
         LVROIStage(weights.load_model("lv_roi")),
+        IntensityHarmonizeStage(),  # a heart darker / brighter than in training: gamma
         MyocardiumStage(weights.load_model(myocardium_net)),
     ]
 

@@ -92,3 +92,15 @@ def test_roi_box_covers_slice(shape):
     box = roi_box(shape)
     assert box.side == max(shape)
     assert (box.center_y, box.center_x) == (shape[0] / 2, shape[1] / 2)
+
+
+def test_random_intensity_gamma_range_is_its_log_half_width():
+    img = np.linspace(0.05, 0.95, 64, dtype=np.float32).reshape(8, 8)
+    for seed in range(10):  # the same draws: only the gamma exponent differs
+        none = random_intensity(img, np.random.default_rng(seed), log_gamma=0.0)
+        tiny = random_intensity(img, np.random.default_rng(seed), log_gamma=1e-9)
+        wide = random_intensity(img, np.random.default_rng(seed), log_gamma=0.8)
+        np.testing.assert_allclose(none, tiny, atol=1e-6)  # gamma exp(0) = 1
+        diff = wide - none  # contrast x (img ** g - img): one sign, zero only where g = 1
+        assert np.all(diff >= -1e-6) or np.all(diff <= 1e-6)
+        assert np.abs(diff).max() > 1e-3

@@ -36,7 +36,7 @@ def _auto_scar_stages() -> list[str]:
 def test_default_pipeline_runs_stages_1_to_3_then_quantification():
     names = _names(PipelineOptions())
     anatomy = ["anatomy"] if weights.available("anatomy") else []
-    expected = ["standardize", "lv_roi", "myocardium", *anatomy, *_auto_scar_stages()]
+    expected = ["standardize", "lv_roi", "harmonize", "myocardium", *anatomy, *_auto_scar_stages()]
     assert names == [*expected, "quantification"]
 
 

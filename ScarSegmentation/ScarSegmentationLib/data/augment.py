@@ -57,9 +57,14 @@ def random_spatial(
     )
 
 
-def random_intensity(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+LOG_GAMMA = 0.4  # gamma drawn from exp(U(-LOG_GAMMA, LOG_GAMMA)): 0.67-1.49
+
+
+def random_intensity(
+    image: np.ndarray, rng: np.random.Generator, log_gamma: float = LOG_GAMMA
+) -> np.ndarray:
     """Gamma, contrast/brightness and Rayleigh (magnitude-MRI-like) noise on a [0, 1] image."""
-    img = np.clip(image, 0.0, 1.0) ** float(np.exp(rng.uniform(-0.4, 0.4)))
+    img = np.clip(image, 0.0, 1.0) ** float(np.exp(rng.uniform(-log_gamma, log_gamma)))
     img = img * rng.uniform(0.85, 1.15) + rng.uniform(-0.08, 0.08)
     if rng.random() < 0.3:
         img = img + rng.rayleigh(rng.uniform(0.005, 0.04), img.shape)

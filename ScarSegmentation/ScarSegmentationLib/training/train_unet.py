@@ -25,6 +25,7 @@ import torch
 
 from ..calibration import undo_class_weights
 from ..data import PatientSlices, load_all, load_split
+from ..data.augment import LOG_GAMMA
 from ..data.datasets import KINDS, N_CLASSES, PreparedSlice, make_sample, prepare, usable
 from ..data.synthetic_scar import ScarIntensityBank
 from ..models.unet import ResUNet
@@ -78,6 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--mc-loss-samples", type=int, default=5, help="dropout samples for --mc-loss"
     )
     parser.add_argument(
+        "--log-gamma",
+        type=float,
+        default=LOG_GAMMA,
+        help="intensity augmentation: gamma drawn from exp(U(-G, G)) (default %(default)s)",
+    )
+    parser.add_argument(
         "--synthetic-scar",
         type=float,
         default=0.0,
@@ -101,8 +108,12 @@ def _batch(  # noqa: ANN202
     rng: np.random.Generator | None,
     synthetic_scar: float = 0.0,
     bank: ScarIntensityBank | None = None,
+    log_gamma: float = LOG_GAMMA,
 ):
-    pairs = [make_sample(s, kind, rng, synthetic_scar=synthetic_scar, bank=bank) for s in slices]
+    pairs = [
+        make_sample(s, kind, rng, synthetic_scar=synthetic_scar, bank=bank, log_gamma=log_gamma)
+        for s in slices
+    ]
     x = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
     y = torch.from_numpy(np.stack([p[1] for p in pairs]))
     return x, y
@@ -211,6 +222,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--synthetic-scar is for scar_unet, not {kind}")
     mc_weight = float(getattr(args, "mc_loss", 0.0) or 0.0)
     mc_samples = int(getattr(args, "mc_loss_samples", 5))
+    log_gamma = float(getattr(args, "log_gamma", LOG_GAMMA))
+    if log_gamma < 0:
+        raise ValueError(f"--log-gamma {log_gamma}: a half-width >= 0 is expected")
     if mc_weight < 0 or (mc_weight and mc_samples < 2):
         raise ValueError(f"--mc-loss {mc_weight} with {mc_samples} samples: need W >= 0, N >= 2")
     out = Path(args.out or f"runs/{kind}")
@@ -261,9 +275,10 @@ def run(args: argparse.Namespace) -> int:
         warm_start(model, args.init)
         log.info("warm start from %s", args.init)
     log.info(
-        "class weights %s; %d samples/epoch, batch %d, lr %g, MC uncertainty loss %g x %d",
+        "class weights %s; %d samples/epoch, batch %d, lr %g, MC uncertainty loss %g x %d, "
+        "gamma exp(+-%g)",
         weights.numpy().round(3).tolist(), per_epoch, args.batch_size, args.lr, mc_weight,
-        mc_samples,
+        mc_samples, log_gamma,
     )  # fmt: skip
 
     epoch_seconds = 0.0
@@ -277,7 +292,7 @@ def run(args: argparse.Namespace) -> int:
         losses = []
         for b in range(0, per_epoch, args.batch_size):
             batch = [train[i] for i in order[b : b + args.batch_size]]
-            x, y = _batch(batch, kind, rng, synthetic, bank)
+            x, y = _batch(batch, kind, rng, synthetic, bank, log_gamma)
             if len(x) < 2:  # batch norm needs more than one sample
                 continue
             loss = training_loss(model, x, y, weights, mc_weight, mc_samples)
