@@ -104,3 +104,12 @@ def test_random_intensity_gamma_range_is_its_log_half_width():
         diff = wide - none  # contrast x (img ** g - img): one sign, zero only where g = 1
         assert np.all(diff >= -1e-6) or np.all(diff <= 1e-6)
         assert np.abs(diff).max() > 1e-3
+
+
+def test_random_intensity_noise_share_and_scale():
+    img = np.linspace(0.05, 0.95, 64, dtype=np.float32).reshape(8, 8)
+    for seed in range(5):  # the noise is drawn last: the same image before it
+        clean = random_intensity(img, np.random.default_rng(seed), noise_p=0.0)
+        noisy = random_intensity(img, np.random.default_rng(seed), noise_p=1.0, noise_max=0.1)
+        diff = noisy - clean  # Rayleigh: positive
+        assert diff.min() >= 0.0 and diff.max() > 1e-3

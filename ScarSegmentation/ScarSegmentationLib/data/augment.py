@@ -58,14 +58,19 @@ def random_spatial(
 
 
 LOG_GAMMA = 0.4  # gamma drawn from exp(U(-LOG_GAMMA, LOG_GAMMA)): 0.67-1.49
+NOISE_P, NOISE_MAX = 0.3, 0.04  # Rayleigh noise on 30 % of the draws, scale up to 0.04
 
 
 def random_intensity(
-    image: np.ndarray, rng: np.random.Generator, log_gamma: float = LOG_GAMMA
+    image: np.ndarray,
+    rng: np.random.Generator,
+    log_gamma: float = LOG_GAMMA,
+    noise_p: float = NOISE_P,
+    noise_max: float = NOISE_MAX,
 ) -> np.ndarray:
     """Gamma, contrast/brightness and Rayleigh (magnitude-MRI-like) noise on a [0, 1] image."""
     img = np.clip(image, 0.0, 1.0) ** float(np.exp(rng.uniform(-log_gamma, log_gamma)))
     img = img * rng.uniform(0.85, 1.15) + rng.uniform(-0.08, 0.08)
-    if rng.random() < 0.3:
-        img = img + rng.rayleigh(rng.uniform(0.005, 0.04), img.shape)
+    if rng.random() < noise_p:
+        img = img + rng.rayleigh(rng.uniform(0.005, noise_max), img.shape)
     return img.astype(np.float32)

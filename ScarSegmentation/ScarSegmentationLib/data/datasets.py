@@ -12,7 +12,7 @@ import numpy as np
 
 from ..crop import CROP_SIZE, CropBox
 from ..intensity import standardize_slice
-from .augment import LOG_GAMMA, random_intensity, random_spatial
+from .augment import LOG_GAMMA, NOISE_MAX, NOISE_P, random_intensity, random_spatial
 from .geometry import LV_LABELS, antialias, lv_box_from_mask, roi_box, sample_box
 from .loaders import PatientSlices
 from .synthetic_scar import ScarIntensityBank, add_synthetic_scar
@@ -81,6 +81,7 @@ def make_sample(
     synthetic_scar: float = 0.0,
     bank: ScarIntensityBank | None = None,
     log_gamma: float = LOG_GAMMA,
+    noise: tuple[float, float] = (NOISE_P, NOISE_MAX),
 ) -> tuple[np.ndarray, np.ndarray]:
     """(image (size, size) float32, target (size, size) int64); augmented when rng is given.
     scar_unet with rng: a slice without scar gets synthetic scar (`add_synthetic_scar`, intensities
@@ -112,4 +113,4 @@ def make_sample(
     }
     img = sample_box(src, sp.box, size, **kw)
     lab = sample_box(label, sp.box, size, order=0, **kw)
-    return random_intensity(img, rng, log_gamma), target(lab, kind)
+    return random_intensity(img, rng, log_gamma, *noise), target(lab, kind)

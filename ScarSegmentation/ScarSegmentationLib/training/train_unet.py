@@ -25,7 +25,7 @@ import torch
 
 from ..calibration import undo_class_weights
 from ..data import PatientSlices, load_all, load_split
-from ..data.augment import LOG_GAMMA
+from ..data.augment import LOG_GAMMA, NOISE_MAX, NOISE_P
 from ..data.datasets import KINDS, N_CLASSES, PreparedSlice, make_sample, prepare, usable
 from ..data.synthetic_scar import ScarIntensityBank
 from ..models.unet import ResUNet
@@ -85,6 +85,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="intensity augmentation: gamma drawn from exp(U(-G, G)) (default %(default)s)",
     )
     parser.add_argument(
+        "--noise",
+        type=float,
+        nargs=2,
+        default=(NOISE_P, NOISE_MAX),
+        metavar=("P", "MAX"),
+        help="intensity augmentation: Rayleigh noise on a share P of the draws, scale up to MAX",
+    )
+    parser.add_argument(
         "--synthetic-scar",
         type=float,
         default=0.0,
@@ -109,9 +117,12 @@ def _batch(  # noqa: ANN202
     synthetic_scar: float = 0.0,
     bank: ScarIntensityBank | None = None,
     log_gamma: float = LOG_GAMMA,
+    noise: tuple[float, float] = (NOISE_P, NOISE_MAX),
 ):
     pairs = [
-        make_sample(s, kind, rng, synthetic_scar=synthetic_scar, bank=bank, log_gamma=log_gamma)
+        make_sample(
+            s, kind, rng, synthetic_scar=synthetic_scar, bank=bank, log_gamma=log_gamma, noise=noise
+        )  # fmt: skip
         for s in slices
     ]
     x = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
@@ -225,6 +236,9 @@ def run(args: argparse.Namespace) -> int:
     log_gamma = float(getattr(args, "log_gamma", LOG_GAMMA))
     if log_gamma < 0:
         raise ValueError(f"--log-gamma {log_gamma}: a half-width >= 0 is expected")
+    noise = tuple(getattr(args, "noise", (NOISE_P, NOISE_MAX)))
+    if not (0.0 <= noise[0] <= 1.0 and noise[1] >= 0.005):
+        raise ValueError(f"--noise {noise}: P in [0, 1] and MAX >= 0.005 are expected")
     if mc_weight < 0 or (mc_weight and mc_samples < 2):
         raise ValueError(f"--mc-loss {mc_weight} with {mc_samples} samples: need W >= 0, N >= 2")
     out = Path(args.out or f"runs/{kind}")
@@ -276,9 +290,9 @@ def run(args: argparse.Namespace) -> int:
         log.info("warm start from %s", args.init)
     log.info(
         "class weights %s; %d samples/epoch, batch %d, lr %g, MC uncertainty loss %g x %d, "
-        "gamma exp(+-%g)",
+        "gamma exp(+-%g), noise p %g up to %g",
         weights.numpy().round(3).tolist(), per_epoch, args.batch_size, args.lr, mc_weight,
-        mc_samples, log_gamma,
+        mc_samples, log_gamma, *noise,
     )  # fmt: skip
 
     epoch_seconds = 0.0
@@ -292,7 +306,7 @@ def run(args: argparse.Namespace) -> int:
         losses = []
         for b in range(0, per_epoch, args.batch_size):
             batch = [train[i] for i in order[b : b + args.batch_size]]
-            x, y = _batch(batch, kind, rng, synthetic, bank, log_gamma)
+            x, y = _batch(batch, kind, rng, synthetic, bank, log_gamma, noise)
             if len(x) < 2:  # batch norm needs more than one sample
                 continue
             loss = training_loss(model, x, y, weights, mc_weight, mc_samples)
