@@ -4,9 +4,9 @@ Frames are the stage-2 crop boxes sampled at 256x256 (`scar.frame`). Boxes that 
 predicted myocardium are dropped (scar lies in the myocardium; elsewhere a box is a false
 alarm). ctx.boxes gets one dict per kept box: {k, x0, y0, x1, y1, score} in frame pixels plus
 i0, j0, i1, j1, the same corners in slice pixel coordinates (`scar.frame.frame_to_slice`), and
-source "detector"; ctx.info(k)["scar_boxes"] the slice's list of the same dicts. ctx.tables["scar_boxes"] lists
-them for the user (written as scar_boxes.tsv); it exists, possibly empty, whenever this stage
-ran, so "no boxes" is visible rather than a missing table.
+source "detector"; ctx.info(k)["scar_boxes"] the slice's list of the same dicts.
+ctx.tables["scar_boxes"] lists them for the user (written as scar_boxes.tsv); it exists,
+possibly empty, whenever this stage ran, so "no boxes" is visible rather than a missing table.
 """
 
 from __future__ import annotations
