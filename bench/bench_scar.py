@@ -69,7 +69,7 @@ from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
 from ScarSegmentationLib.factory import MYOCARDIUM_NETS, build_pipeline  # noqa: E402
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions  # noqa: E402
 from ScarSegmentationLib.scar import sam_model  # noqa: E402
-from ScarSegmentationLib.scar.boxes import Box, component_boxes, gt_boxes, score_frame  # noqa: E402
+from ScarSegmentationLib.scar.boxes import Box, gt_boxes, score_frame  # noqa: E402
 from ScarSegmentationLib.scar.detector import ScarDetector  # noqa: E402
 from ScarSegmentationLib.scar.frame import label_frame  # noqa: E402
 from ScarSegmentationLib.scar.segmenter import ScarSegmenter, load_segmenter  # noqa: E402
@@ -136,16 +136,6 @@ def reference_boxes(ctx: PipelineContext, lab: np.ndarray) -> list[dict]:
     return out
 
 
-def unet_boxes(ctx: PipelineContext, scar: np.ndarray) -> list[dict]:
-    """U-Net scar components as box prompts in each crop's scar frame."""
-    out = []
-    for k, box in ctx.crop_boxes.items():
-        if scar[k].any():
-            for b in component_boxes(label_frame(scar[k].astype(np.uint8), box) > 0):
-                out.append(b.as_dict(k=int(k)))
-    return out
-
-
 def detector_counts(ctx: PipelineContext, lab: np.ndarray) -> dict[str, int]:
     total = {"true": 0, "found": 0, "pred": 0, "pred_ok": 0}
     by_k: dict[int, list[Box]] = {}
@@ -176,9 +166,8 @@ def run_method(method: str, base: PipelineContext, lab: np.ndarray, models: dict
     else:
         if method == "sam_gt":
             ctx.boxes = reference_boxes(ctx, lab)
-        elif method == "unet_sam":
-            ScarUNetStage(models["unet"]).run(ctx, noop)
-            ctx.boxes = unet_boxes(ctx, ctx.masks.pop("Scar"))
+        elif method == "unet_sam":  # the head's scar components alone as prompts
+            ScarHeadBoxesStage(models["unet"]).run(ctx, noop)
         elif "boxes" in models:  # yolo_sam_nokl reuses yolo_sam's boxes (same detector)
             ctx.boxes = list(models["boxes"])
         else:
