@@ -120,7 +120,6 @@ def offlineHelpText(what):
         "run in a terminal:\n"
         # --no-deps: the file lists every dependency itself (ultralytics must not pull its own).
         f'   PythonSlicer -m pip download --no-deps -r "{os.path.abspath(REQUIREMENTS_PATH)}" -d wheels\n'
-        "   PythonSlicer -m pip download torch torchvision -d wheels\n"
         f"2. Copy the .whl files of the 'wheels' folder into:\n   {wheelsFolder()}\n"
         "   (or set the environment variable SCARSEG_WHEELS to their folder).\n"
         "3. Press Apply (or Compute) again: the packages are then installed from that folder "

@@ -52,7 +52,7 @@ SCAR_METHODS = {
     "fused": "Detector + SAM fused with the U-Net head",
     "threshold": "FWHM threshold inside the myocardium",
 }
-DEVICES = {"cpu": "CPU", "cuda": "GPU (CUDA)"}
+DEVICES = {"cpu": "CPU", "cuda": "GPU (CUDA, needs onnxruntime-gpu)"}
 # Parameter-node fields that are PipelineOptions fields of the same name (device is GUI-only).
 PIPELINE_FIELDS = ("mc_samples", "scar_method", "core_method", "keep_probabilities")
 # Summary label -> (column of the "measurements" table, unit, decimals).
@@ -61,7 +61,6 @@ SUMMARY = {
     "scarMassValueLabel": ("scar_mass_g", "g", 1),
     "myocardiumMassValueLabel": ("myocardium_mass_g", "g", 1),
 }
-MIN_TORCH = ">=2.1"
 
 LICENCE_SETTINGS_KEY = "MyocardialScar/WeightsLicenceAccepted"
 LICENCE_TEXT = (
@@ -97,40 +96,6 @@ def registerSampleData():
     )
 
 
-def ensureTorch(interactive=True):
-    """PyTorch through the PyTorch extension (or from the local wheels folder when offline)."""
-    try:
-        import PyTorchUtils
-    except ModuleNotFoundError:
-        slicer.util.errorDisplay(
-            "Scar Segmentation needs the PyTorch extension. Install 'PyTorch' from the Extensions "
-            "Manager, restart Slicer, and press Apply again.",
-            windowTitle="PyTorch extension missing",
-        )
-        return False
-    torchLogic = PyTorchUtils.PyTorchUtilsLogic()
-    if torchLogic.torchInstalled():
-        return True
-    try:
-        local = localWheelsArguments()
-        if local and any(f.startswith("torch-") for f in os.listdir(wheelsFolder())):
-            # Offline route: torch and torchvision wheels put in the wheels folder.
-            slicer.util.pip_install(["torch", "torchvision"] + local)
-            return True
-        # installTorch asks for confirmation itself (and skips asking when testing).
-        return (
-            torchLogic.installTorch(askConfirmation=interactive, torchVersionRequirement=MIN_TORCH)
-            is not None
-        )
-    except Exception:
-        slicer.util.errorDisplay(
-            offlineHelpText("PyTorch"),
-            windowTitle="PyTorch installation failed",
-            detailedText=traceback.format_exc(),
-        )
-        return False
-
-
 #
 # ScarSegmentation
 #
@@ -147,7 +112,7 @@ class ScarSegmentation(ScriptedLoadableModule):
 Segments the left-ventricular myocardium, blood pool and scar (core, gray zone, no-reflow) in a
 short-axis late gadolinium enhancement (LGE) MRI volume, on the CPU. Select the volume, press
 Apply, then Quantify for tables and the bullseye. The first Apply installs the Python packages
-the models need (PyTorch through the PyTorch extension).
+the models need (ONNX Runtime and a few others; no PyTorch).
 Console: <code>logic = slicer.util.getModuleLogic("ScarSegmentation");
 result = logic.process(volumeNode)</code>.
 See the <a href="https://github.com/MyocardialScar/SlicerMyocardialScar">extension documentation</a>.
@@ -282,14 +247,14 @@ class ScarSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         if not self._acceptLicence():
             return
-        if not (ensureTorch() and ensurePythonRequirements(("quantification", "segmentation"))):
+        if not ensurePythonRequirements(("quantification", "segmentation")):
             self.ui.statusLabel.text = "Python packages missing: see the message shown."
             return
         pn = self._parameterNode
         if pn.device == "cuda" and not self._cudaAvailable():
             slicer.util.errorDisplay(
-                "No CUDA GPU is available to PyTorch. Choose CPU under Advanced, or install a CUDA "
-                "build of PyTorch with the PyTorch Utils module."
+                "No CUDA GPU is available to ONNX Runtime. Choose CPU under Advanced, or install "
+                "onnxruntime-gpu (matching your CUDA) in Slicer's Python and restart Slicer."
             )
             return
         from ScarSegmentationLib.errors import CancelledError, ScarSegError
@@ -392,9 +357,9 @@ class ScarSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     @staticmethod
     def _cudaAvailable():
-        import PyTorchUtils
+        from ScarSegmentationLib.runtime import session
 
-        return PyTorchUtils.PyTorchUtilsLogic().cuda
+        return session.cuda_available()
 
 
 def summaryText(table, column, unit, decimals):
@@ -433,7 +398,8 @@ class ScarSegmentationLogic(ScriptedLoadableModuleLogic, ScarSegmentationHeadles
         from ScarSegmentationLib.pipeline import PipelineOptions
 
         pn = parameterNode or self.getParameterNode()
-        self.options = PipelineOptions(**{name: getattr(pn, name) for name in PIPELINE_FIELDS})
+        fields = {name: getattr(pn, name) for name in PIPELINE_FIELDS}
+        self.options = PipelineOptions(**fields, device=pn.device)
         self.device = pn.device
 
 
@@ -456,7 +422,6 @@ class ScarSegmentationTest(ScriptedLoadableModuleTest):
         if not (SAMPLE_URL and SAMPLE_SHA256):
             self.delayDisplay("Sample URL not configured: ScarSegmentationTest did not run")
             return
-        self.assertTrue(ensureTorch(interactive=False))
         self.assertTrue(
             ensurePythonRequirements(("quantification", "segmentation"), interactive=False)
         )

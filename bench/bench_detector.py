@@ -1,7 +1,11 @@
 """YOLO scar detector on the TEST patients of Resources/Models/split.json, per centre.
 
     .venv/bin/python bench/bench_detector.py [--weights Resources/Models/scar_detector.pt |
-        --run runs/detector] [--split test] [--jitter 0.1] [--conf 0.1,0.25] [--threads 1]
+        --weights Resources/Models/scar_detector.onnx | --run runs/detector] [--split test]
+        [--jitter 0.1] [--conf 0.1,0.25] [--threads 1]
+
+--weights *.pt runs the ultralytics model (training.yolo.ScarDetector), *.onnx the exported
+graph the pipeline runs (runtime.detector.OnnxScarDetector); both checksum-verified.
 
 Frames: every slice with a reference LV (EMIDEC PNG and MyoPS, as loaded for training), the
 scar frame of the reference-LV box (`scar.frame.gt_box`); with --jitter s the box centre moves
@@ -36,10 +40,11 @@ import torch  # noqa: E402
 from ScarSegmentationLib.data import load_all, load_split  # noqa: E402
 from ScarSegmentationLib.data.augment import jitter_box  # noqa: E402
 from ScarSegmentationLib.intensity import standardize_slice  # noqa: E402
+from ScarSegmentationLib.runtime.detector import OnnxScarDetector  # noqa: E402
 from ScarSegmentationLib.scar.boxes import keep_on_myocardium, score_frame  # noqa: E402
-from ScarSegmentationLib.scar.detector import ScarDetector  # noqa: E402
 from ScarSegmentationLib.scar.frame import gt_box, label_frame, scar_frame  # noqa: E402
 from ScarSegmentationLib.training.detector_data import has_lv  # noqa: E402
+from ScarSegmentationLib.training.yolo import ScarDetector  # noqa: E402
 
 STRICT_IOU = 0.3
 CENTRES = {"emidec": "EMIDEC PNG", "myops": "MyoPS", "all": "both centres"}
@@ -102,6 +107,8 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     if args.run:
         det = ScarDetector.load(Path(args.run) / "train/weights/best.pt", verify=False)
+    elif args.weights.endswith(".onnx"):
+        det = OnnxScarDetector.load(args.weights, n_threads=args.threads)
     else:
         det = ScarDetector.load(args.weights)
     confs = [float(c) for c in args.conf.split(",")] if args.conf else [det.conf]

@@ -68,9 +68,9 @@ from ScarSegmentationLib import weights  # noqa: E402
 from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
 from ScarSegmentationLib.factory import MYOCARDIUM_NETS, build_pipeline  # noqa: E402
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions  # noqa: E402
+from ScarSegmentationLib.runtime.detector import OnnxScarDetector  # noqa: E402
 from ScarSegmentationLib.scar import sam_model  # noqa: E402
 from ScarSegmentationLib.scar.boxes import Box, gt_boxes, score_frame  # noqa: E402
-from ScarSegmentationLib.scar.detector import ScarDetector  # noqa: E402
 from ScarSegmentationLib.scar.frame import label_frame  # noqa: E402
 from ScarSegmentationLib.scar.segmenter import ScarSegmenter, load_segmenter  # noqa: E402
 from ScarSegmentationLib.stages.myocardium import MyocardiumStage  # noqa: E402
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         # as the pipeline (box-jitter passes), unless --sam-passes asks for another count
         sam_options = {"passes": args.sam_passes, "threshold": args.sam_threshold}
         models["sam"] = load_segmenter(**{k: v for k, v in sam_options.items() if v})
-        models["detector"] = ScarDetector.load(weights.model_path("scar_detector"))
+        models["detector"] = OnnxScarDetector.load(weights.model_path("scar_detector"))
         models["cache"] = EmbeddingCache()
     if "yolo_sam_nokl" in methods:
         net = load_nokl(args.nokl)

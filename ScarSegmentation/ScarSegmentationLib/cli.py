@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from .errors import ScarSegError  # noqa: E402
 
 # Subcommand -> module under ScarSegmentationLib exposing add_arguments(parser) and run(args).
-# Imported lazily so `scarseg --help` and light commands do not pay for torch or slicer.
+# Imported lazily: only the chosen command's module is loaded.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("commands.run", "segment and quantify one study, write all outputs to a folder"),
     "batch": ("commands.batch", "run many studies (a folder or a CSV list), one summary table"),
@@ -46,7 +46,9 @@ def _quiet_third_party() -> None:
     os.environ.setdefault("YOLO_AUTOINSTALL", "0")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that command's module is imported (the others are listed
+    with their help text), so a run pays neither for training code nor for unused commands."""
     parser = argparse.ArgumentParser(
         prog="scarseg",
         description=(
@@ -58,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
+        if name != only:
+            sub.add_parser(name, help=help_text, add_help=False)
+            continue
         module = importlib.import_module(f"{__package__}.{module_name}")
         p = sub.add_parser(
             name,
@@ -72,7 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _quiet_third_party()
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    only = argv[0] if argv and argv[0] in COMMANDS else None
+    try:
+        args = build_parser(only).parse_args(argv)
+    except ScarSegError as exc:
+        print(f"scarseg: error: {exc}", file=sys.stderr)
+        return 1
     try:
         return int(args._run(args) or 0)
     except ScarSegError as exc:

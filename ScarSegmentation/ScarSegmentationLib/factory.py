@@ -7,8 +7,6 @@ Models are loaded once here (and cached by `weights`), so one Pipeline serves ma
 
 from __future__ import annotations
 
-import torch
-
 from . import weights
 from .errors import ModelError
 from .pipeline import Pipeline, PipelineOptions, Stage
@@ -43,12 +41,12 @@ def _stage1_2() -> list[Stage]:
 
 
 def _anatomy() -> list[Stage]:
-    from .anatomy.model import load_anatomy_model
+    from .anatomy import model as anatomy_model
     from .stages.anatomy import AnatomyStage
 
-    if not weights.available("anatomy"):
+    if not anatomy_model.available():
         return []
-    return [AnatomyStage(load_anatomy_model(weights.model_path("anatomy")))]
+    return [AnatomyStage(anatomy_model.load_anatomy_model())]
 
 
 # What "auto" runs for the scar when its weights are installed (else the FWHM threshold): the
@@ -58,8 +56,8 @@ def _anatomy() -> list[Stage]:
 AUTO_SCAR_METHOD = "fused"
 SCAR_WEIGHTS = {
     "unet": ("scar_unet",),
-    "network": ("scar_detector", "scar_segmenter"),
-    "fused": ("scar_detector", "scar_segmenter", "scar_unet"),
+    "network": ("scar_detector", "sam_encoder", "scar_segmenter"),
+    "fused": ("scar_detector", "sam_encoder", "scar_segmenter", "scar_unet"),
 }
 
 
@@ -76,19 +74,19 @@ def _scar_stages(options: PipelineOptions) -> list[Stage]:
     missing = [n for n in SCAR_WEIGHTS[method] if not weights.available(n)]
     if missing:
         raise ModelError(
-            f"scar method '{method}' needs {', '.join(n + '.pt' for n in missing)} in "
+            f"scar method '{method}' needs {', '.join(n + '.onnx' for n in missing)} in "
             f"{weights.models_dir()}"
         )
     if method == "unet":
         from .stages.scar_unet import ScarUNetStage
 
         return [ScarUNetStage(weights.load_model("scar_unet"))]
-    from .scar.detector import ScarDetector
+    from .runtime.detector import OnnxScarDetector
     from .scar.segmenter import load_segmenter
     from .stages.scar_detect import ScarDetectStage
     from .stages.scar_segment import ScarSegmentStage
 
-    detector = ScarDetector.load(weights.model_path("scar_detector"))
+    detector = OnnxScarDetector.load(weights.model_path("scar_detector"))
     if method == "network":
         return [ScarDetectStage(detector), ScarSegmentStage(load_segmenter())]
     from .stages.scar_fuse import ScarFuseStage
@@ -106,8 +104,11 @@ def _scar_stages(options: PipelineOptions) -> list[Stage]:
 def build_pipeline(options: PipelineOptions | None = None) -> Pipeline:
     from .stages.quantify import QuantifyStage
 
+    from .runtime import session
+
     options = options or PipelineOptions()
-    torch.set_num_threads(max(1, int(options.threads)))
+    session.set_threads(options.threads)  # before the first model of this pipeline is loaded
+    session.set_device(options.device)
     # Without a scar stage (scar_method "threshold", or "auto" resolving to it), QuantifyStage
     # segments the scar by FWHM threshold inside the predicted myocardium ("none": no scar).
     stages = [*_stage1_2(), *_anatomy(), *_scar_stages(options), QuantifyStage()]

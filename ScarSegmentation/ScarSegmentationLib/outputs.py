@@ -1,15 +1,22 @@
-"""Write a pipeline result to an output folder: all or nothing.
+"""Write a pipeline result to an output folder: all or nothing, and never a file it did not write.
 
-Files are written into a temporary sibling folder and moved into place only when every file was
-written, so a failure never leaves a half-written OUTDIR behind.
+OUTDIR is checked before any work (check_output_folder): its place must be a folder this user can
+write in, OUTDIR itself a folder (or absent), and an existing non-empty OUTDIR is used only with
+--overwrite and only when its run.json lists the files an earlier run wrote there. Files are
+written into a temporary sibling folder and moved into place only when every file was written,
+so a failure never leaves a half-written OUTDIR behind. Replacing an earlier run moves exactly
+the files its run.json lists (and the new ones) and leaves everything else in OUTDIR alone.
+Folders and files get the user's usual permissions (the umask), not private temporary ones.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import platform
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +30,94 @@ from .study import Study
 
 # scar_boxes: the SAM box prompts (detector's, and the scar head's with fused), when it ran.
 TABLE_FILES = ("measurements", "slices", "lesions", "aha", "scar_boxes")
+MARKER = "run.json"  # provenance, and the list of files this run wrote ("files")
+WRITTEN_BY = "scarseg run"
+# Every name `scarseg run` may write, so that a user's file of such a name is never replaced.
+OUTPUT_NAMES = frozenset(
+    [
+        "segmentation.seg.nrrd",
+        "labels.nii.gz",
+        "scene.mrb",
+        "overview.png",
+        "bullseye.png",
+        MARKER,
+        *(f"{t}.tsv" for t in TABLE_FILES),
+        *(f"{t}.schema.tsv" for t in TABLE_FILES),
+    ]
+)
+MAP_SUFFIXES = ("_probability.nii.gz", "_uncertainty.nii.gz")
+
+
+def _may_write(name: str) -> bool:
+    return name in OUTPUT_NAMES or name.endswith(MAP_SUFFIXES)
+
+
+def check_output_location(out: Path) -> None:
+    """OUTDIR is not a file, and the folder it goes in (its parent, or the nearest existing folder
+    above it, where the missing ones will be made) exists and this user may write in it."""
+    out = Path(out).absolute()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output path {out} is a file, not a folder: choose a folder name")
+    above = out.parent
+    while not above.exists() and above.parent != above:
+        above = above.parent
+    if not above.is_dir():
+        raise InputError(f"cannot create output folder {out}: {above} is a file, not a folder")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise InputError(
+            f"cannot write output folder {out}: no permission to write in {above} "
+            "(read-only or another user's folder); choose another place"
+        )
+
+
+def written_files(out: Path, marker: str = MARKER, written_by: str = WRITTEN_BY) -> set[str] | None:
+    """Names of the files an earlier run listed in `out`/`marker`, or None if there is no such
+    list (no marker, not ours, unreadable, or a name that is not a plain file name)."""
+    try:
+        data = json.loads((Path(out) / marker).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("written_by") != written_by:
+        return None
+    files = data.get("files")
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return None
+    if any(f in ("", ".", "..") or "/" in f or "\\" in f for f in files):
+        return None
+    return set(files)
 
 
 def check_output_folder(out: Path, overwrite: bool) -> None:
-    """Refuse an existing OUTDIR unless overwriting; called before any work is done."""
-    if out.exists() and not overwrite:
+    """Refuse an OUTDIR that cannot be written, or that holds files scarseg would destroy.
+
+    Called before any work is done; creates nothing.
+    """
+    out = Path(out).absolute()
+    check_output_location(out)
+    if not out.exists():
+        return
+    try:
+        names = sorted(p.name for p in out.iterdir())
+    except OSError as exc:
+        raise InputError(f"cannot read output folder {out}: {exc.strerror or exc}") from exc
+    if names and not overwrite:
         raise InputError(f"output folder {out} exists; choose another or pass --overwrite")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"output path {out} exists and is not a folder")
+    if names:
+        listed = written_files(out)
+        if listed is None:
+            raise InputError(
+                f"output folder {out} exists and has no {MARKER} from scarseg listing the files it "
+                "wrote, so --overwrite cannot tell them from yours; choose another folder or "
+                "empty this one"
+            )
+        clash = [n for n in names if n not in listed and _may_write(n)]
+        if clash:
+            raise InputError(
+                f"--overwrite would replace {', '.join(clash)} in {out}, which scarseg did not "
+                "write; move them or choose another folder"
+            )
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write in output folder {out}: no permission (read-only?)")
 
 
 def labels_from_masks(masks: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
@@ -72,7 +159,9 @@ def summary_lines(result: PipelineResult, out: Path) -> list[str]:
         if c.type == "double" and v is not None:
             lines.append(f"  {c.name}: {v:.2f} {c.unit}".rstrip())
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in result.seconds.items())
-    lines.append(f"  time: {timing}; peak memory {result.peak_memory_mb:.0f} MB")
+    peak = result.peak_memory_mb
+    memory = f"{peak:.0f} MB" if math.isfinite(peak) else "not available"
+    lines.append(f"  time: {timing}; peak memory {memory}")
     lines.extend(f"  note: {n}" for n in result.notes)
     return lines
 
@@ -86,7 +175,9 @@ def _provenance(result: PipelineResult) -> dict[str, Any]:
         "slice_order": result.study.slice_order_basis,
         "stages": result.stages,
         "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
-        "peak_memory_mb": round(result.peak_memory_mb, 1),
+        "peak_memory_mb": (
+            round(result.peak_memory_mb, 1) if math.isfinite(result.peak_memory_mb) else None
+        ),
         "segments": sorted(result.masks),
         "notes": result.notes,
         "models": weights.expected_checksums(weights.models_dir()),
@@ -136,7 +227,10 @@ def _write_all(result: PipelineResult, tmp: Path, overview: bool) -> None:
         )
     provenance = _provenance(result)
     provenance["notes"] = [*provenance["notes"], *notes]
-    (tmp / "run.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    # the marker: what --overwrite may replace next time, and nothing else
+    provenance["written_by"] = WRITTEN_BY
+    provenance["files"] = sorted({p.name for p in tmp.iterdir()} | {MARKER})
+    (tmp / MARKER).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
 
 
 def _covered_slices(result: PipelineResult) -> list[int]:
@@ -148,26 +242,75 @@ def _covered_slices(result: PipelineResult) -> list[int]:
     return covered or order
 
 
+def _new_folder(parent: Path, prefix: str) -> Path:
+    """A new, uniquely named folder with the user's usual permissions (mkdtemp's are 0700)."""
+    for _ in range(100):
+        path = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            path.mkdir()  # mode 0o777 minus the umask, as any folder the user makes
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free temporary folder name in {parent}")
+
+
+def _replace_into(tmp: Path, out: Path) -> None:
+    """Move the new files from tmp into the existing out, replacing only what the earlier run's
+    marker lists; put everything back if a move fails."""
+    listed = written_files(out) or set()
+    existing = {p.name for p in out.iterdir()}
+    new = sorted(p.name for p in tmp.iterdir())
+    clash = sorted((set(new) & existing) - listed)
+    if clash:
+        raise InputError(
+            f"--overwrite would replace {', '.join(clash)} in {out}, which scarseg did not "
+            "write; move them or choose another folder"
+        )
+    backup = _new_folder(out.parent, f".{out.name}.old-")
+    moved_old: list[str] = []
+    moved_new: list[str] = []
+    try:
+        for name in sorted(listed & existing):
+            os.replace(out / name, backup / name)
+            moved_old.append(name)
+        for name in new:
+            os.replace(tmp / name, out / name)
+            moved_new.append(name)
+    except OSError as exc:
+        try:
+            for name in reversed(moved_new):
+                os.replace(out / name, tmp / name)
+            for name in reversed(moved_old):
+                os.replace(backup / name, out / name)
+        except OSError:
+            raise ScarSegError(
+                f"replacing the outputs in {out} failed ({exc}); the earlier run's files are "
+                f"in {backup}"
+            ) from exc
+        shutil.rmtree(backup, ignore_errors=True)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
 def write_outputs(
     result: PipelineResult, out: Path, overwrite: bool = False, overview: bool = True
 ) -> Path:
     out = Path(out).absolute()
     check_output_folder(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    tmp = None
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _new_folder(out.parent, f".{out.name}.partial-")
         _write_all(result, tmp, overview)
         if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            out.rename(old / out.name)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
+            _replace_into(tmp, out)
         else:
             tmp.rename(out)
     except ScarSegError:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise
     except Exception as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise ScarSegError(f"writing outputs to {out} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if tmp is not None and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return out

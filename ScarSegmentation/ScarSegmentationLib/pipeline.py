@@ -8,7 +8,7 @@ their outputs are absent (never faked).
 
 from __future__ import annotations
 
-import resource
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +35,7 @@ class PipelineOptions:
     threads: int = 2
     keep_probabilities: bool = True
     seed: int = 0
+    device: str = "cpu"  # "cuda": the GPU when onnxruntime-gpu is installed (else the CPU)
 
 
 @dataclass
@@ -103,7 +104,30 @@ class PipelineResult:
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident memory of this process in MB, on every platform; NaN if none can be read.
+
+    Windows: psutil's peak working set. Linux and macOS: getrusage's ru_maxrss, in KiB on Linux
+    and in bytes on macOS. `resource` is Unix-only and psutil may not be installed yet in Slicer,
+    so both are imported here, guarded, never at module load. Where no peak is available the
+    current resident size is the best lower bound.
+    """
+    if sys.platform != "win32":
+        try:
+            import resource
+        except ImportError:
+            pass
+        else:
+            maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024.0
+    try:
+        import psutil
+    except ImportError:
+        return float("nan")
+    try:
+        info = psutil.Process().memory_info()
+    except psutil.Error:
+        return float("nan")
+    return float(getattr(info, "peak_wset", info.rss)) / 2**20
 
 
 class Pipeline:

@@ -172,8 +172,10 @@ def _load_triton_before_mesa() -> None:
     the process (segfault in triton's native library, seen with torch 2.14 + Mesa here), and
     torchvision/ultralytics import triton lazily. Loaded first, both coexist.
     """
-    if importlib.util.find_spec("triton") is not None:
+    try:  # only in the training environment: the runtime has no torch and no triton
         importlib.import_module("triton")
+    except ImportError:
+        pass
 
 
 def _offscreen_window(size: int) -> vtk.vtkRenderWindow:

@@ -1,8 +1,9 @@
-"""Model weights: locate Resources/Models, verify SHA256, load networks (cached).
+"""Model files: locate Resources/Models, verify SHA256, load the networks (cached).
 
-A weights file `<name>.pt` is a torch pickle of {"config": {...}, "state_dict": {...}}: the
-config holds the architecture (base filters, classes, depth, input size) so loading needs no
-guessing. `checksums.sha256` lists `<sha256>  <file>` lines (sha256sum format).
+What runs is `<name>.onnx` (ONNX Runtime, no PyTorch), exported from the training checkpoint
+`<name>.pt` by `python -m ScarSegmentationLib.training.export_onnx`; the network's config
+(classes, class weights, dropout) is in the ONNX metadata. `checksums.sha256` lists
+`<sha256>  <file>` lines (sha256sum format) for both.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from typing import Any
 from .errors import ModelError
 
 CHECKSUMS = "checksums.sha256"
-ARCHITECTURES = ("ResUNet",)
-_CACHE: dict[Path, Any] = {}
+_CACHE: dict[tuple[Path, int, tuple[str, ...]], Any] = {}
 _LOCK = threading.Lock()
 
 
@@ -65,67 +65,36 @@ def verify_checksum(path: Path | str) -> None:
         )
 
 
-def model_path(name: str, directory: Path | None = None) -> Path:
-    return (directory or models_dir()) / f"{name}.pt"
+def model_path(name: str, directory: Path | None = None, suffix: str = ".onnx") -> Path:
+    """The shipped (ONNX) file of a model; suffix ".pt" gives its training checkpoint."""
+    return (directory or models_dir()) / f"{name}{suffix}"
 
 
 def available(name: str, directory: Path | None = None) -> bool:
     return model_path(name, directory).is_file()
 
 
-def build_model(config: dict[str, Any]) -> Any:
-    """A network from its stored architecture config."""
-    from .models.unet import ResUNet
-
-    arch = config.get("architecture", "ResUNet")
-    if arch not in ARCHITECTURES:
-        raise ModelError(f"unknown architecture {arch!r}")
-    return ResUNet(
-        in_channels=int(config["in_channels"]),
-        n_classes=int(config["n_classes"]),
-        base_filters=int(config["base_filters"]),
-        depth=int(config["depth"]),
-        dropout=float(config.get("dropout", 0.2)),
-        input_size=int(config.get("input_size", 128)),
-    )
-
-
-def save_model(model: Any, path: Path | str, extra: dict[str, Any] | None = None) -> Path:
-    """Write state dict (float32) + config; the caller appends the checksum line."""
-    import torch
-
-    config = {"architecture": type(model).__name__, **model.config, **(extra or {})}
-    state = {
-        k: v.detach().float() if v.is_floating_point() else v for k, v in model.state_dict().items()
-    }
-    path = Path(path)
-    torch.save({"config": config, "state_dict": state}, path)
-    return path
-
-
 def load_model(name: str, directory: Path | None = None, verify: bool = True) -> Any:
-    """Load `<models dir>/<name>.pt` (checksum verified, eval mode); cached per path."""
-    import torch
+    """`<models dir>/<name>.onnx` as an OnnxUNet (checksum verified); cached per path."""
+    from .runtime import session
 
     path = model_path(name, directory).resolve()
+    # a session keeps the thread count and device it was made with
+    key = (path, session.threads(), tuple(session.providers()))
     with _LOCK:
-        if path in _CACHE:
-            return _CACHE[path]
+        if key in _CACHE:
+            return _CACHE[key]
         if verify:
             verify_checksum(path)
         elif not path.is_file():
             raise ModelError(f"model weights file not found: {path}")
         try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-            model = build_model(blob["config"])
-            model.load_state_dict(blob["state_dict"])
-        except ModelError as e:
-            raise ModelError(f"{path}: {e}") from e
+            from .runtime.unet import OnnxUNet
+
+            model = OnnxUNet(path)
         except Exception as e:  # noqa: BLE001 - any failure here means an unusable file
-            raise ModelError(f"model weights file {path} is incompatible: {e}") from e
-        model.config.update({k: v for k, v in blob["config"].items() if k not in model.config})
-        model.eval()
-        _CACHE[path] = model
+            raise ModelError(f"model file {path} is incompatible: {e}") from e
+        _CACHE[key] = model
         return model
 
 

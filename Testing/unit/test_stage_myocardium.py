@@ -1,5 +1,6 @@
 import numpy as np
 import torch
+from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.crop import CROP_SIZE, CropBox
 from ScarSegmentationLib.models.unet import ResUNet
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions
@@ -45,7 +46,7 @@ def ctx_with_boxes(mc_samples, shape=(3, 80, 100)):
 
 def tiny_net():
     torch.manual_seed(0)
-    return ResUNet(n_classes=3, base_filters=2, dropout=0.5).eval()
+    return TorchNet(ResUNet(n_classes=3, base_filters=2, dropout=0.5).eval())
 
 
 def test_shapes_and_mc_uncertainty():
@@ -76,7 +77,7 @@ def test_deterministic_mode_repeats_and_has_no_uncertainty():
 
 def test_masks_land_at_the_crop_position():
     ctx = ctx_with_boxes(1)
-    MyocardiumStage(Ring()).run(ctx, lambda f, m: None)
+    MyocardiumStage(TorchNet(Ring())).run(ctx, lambda f, m: None)
     myo, bp = ctx.masks["Myocardium"][0], ctx.masks["Blood pool"][0]
     box = ctx.crop_boxes[0]
     s = box.side / CROP_SIZE
@@ -131,7 +132,7 @@ def test_flip_passes_are_mapped_back_to_the_crop_frame():
     # A pointwise model commutes with flips: every flipped pass, flipped back, must equal the
     # plain pass on an asymmetric crop (a missing or wrong un-flip would not).
     torch.manual_seed(0)
-    pointwise = torch.nn.Conv2d(1, 3, kernel_size=1)
+    pointwise = TorchNet(torch.nn.Conv2d(1, 3, kernel_size=1))
     crops = np.random.default_rng(1).random((2, 16, 16)).astype(np.float32)
     flipped = MyocardiumStage(pointwise, flips=True).predict_crops(crops, 4)
     plain = MyocardiumStage(pointwise, flips=False).predict_crops(crops, 1)[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.crop import CropBox
 from ScarSegmentationLib.models.unet import ResUNet
 from ScarSegmentationLib.pipeline import NetPasses, PipelineContext
@@ -45,7 +46,7 @@ def test_fold_sums_myocardium_and_later_classes_and_keeps_three_class_input():
 def test_joint_net_myocardium_is_its_myocardium_plus_scar_probability():
     logits = [0.0, 1.0, 0.5, 2.0]
     ctx = ctx_with_boxes(1)
-    MyocardiumStage(ConstantHead(logits)).run(ctx, lambda f, m: None)
+    MyocardiumStage(TorchNet(ConstantHead(logits))).run(ctx, lambda f, m: None)
     p = softmax(logits)
     np.testing.assert_allclose(ctx.crop_probs[0][:, 5, 7], [p[0], p[1], p[2] + p[3]], atol=1e-5)
     assert ctx.masks["Myocardium"][0].any()  # myocardium + scar wins over blood pool
@@ -54,32 +55,32 @@ def test_joint_net_myocardium_is_its_myocardium_plus_scar_probability():
 
 
 def test_scar_head_reuses_stage_2_passes_of_the_same_net_without_running_it_again():
-    head = ConstantHead([0.0, 0.0, 0.0, 4.0])
+    head = TorchNet(ConstantHead([0.0, 0.0, 0.0, 4.0]))
     ctx = ctx_with_boxes(1)
     MyocardiumStage(head).run(ctx, lambda f, m: None)
-    calls = head.calls
+    calls = head.module.calls
     ScarUNetStage(head).run(ctx, lambda f, m: None)
-    assert head.calls == calls  # no second run
+    assert head.module.calls == calls  # no second run
     myo = ctx.masks["Myocardium"]
     assert myo[0].any() and np.array_equal(ctx.masks["Scar"][0], myo[0])
 
 
 def test_scar_head_runs_its_own_net_after_a_different_stage_2_net():
-    head = ConstantHead([0.0, 0.0, 0.0, 4.0])
+    head = TorchNet(ConstantHead([0.0, 0.0, 0.0, 4.0]))
     ctx = ctx_with_boxes(1)
-    MyocardiumStage(ConstantHead([0.0, 0.0, 4.0])).run(ctx, lambda f, m: None)
+    MyocardiumStage(TorchNet(ConstantHead([0.0, 0.0, 4.0]))).run(ctx, lambda f, m: None)
     ScarUNetStage(head).run(ctx, lambda f, m: None)
-    assert head.calls == 1 and ctx.masks["Scar"][0].any()
+    assert head.module.calls == 1 and ctx.masks["Scar"][0].any()
 
 
 def test_scar_head_runs_its_own_net_when_the_crops_moved_since_stage_2():
-    head = ConstantHead([0.0, 0.0, 0.0, 4.0])
+    head = TorchNet(ConstantHead([0.0, 0.0, 0.0, 4.0]))
     ctx = ctx_with_boxes(1)
     MyocardiumStage(head).run(ctx, lambda f, m: None)
     ctx.crop_boxes[0] = CropBox(41, 50, 60)
-    calls = head.calls
+    calls = head.module.calls
     ScarUNetStage(head).run(ctx, lambda f, m: None)
-    assert head.calls == calls + 1
+    assert head.module.calls == calls + 1
 
 
 def test_net_passes_refuse_moved_crops_and_unknown_slices():
@@ -95,7 +96,7 @@ def test_net_passes_refuse_moved_crops_and_unknown_slices():
 def test_reused_mc_passes_match_a_fresh_run_of_the_scar_head():
     def ctx_and_net() -> tuple[PipelineContext, ResUNet]:
         torch.manual_seed(0)
-        net = ResUNet(n_classes=4, base_filters=2, dropout=0.5).eval()
+        net = TorchNet(ResUNet(n_classes=4, base_filters=2, dropout=0.5).eval())
         ctx = ctx_with_boxes(mc_samples=4)
         MyocardiumStage(net).run(ctx, lambda f, m: None)
         return ctx, net

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.errors import NoHeartFoundError
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions
 from ScarSegmentationLib.stages.roi import (
@@ -78,7 +79,7 @@ def test_lvroi_stage_geometry_on_synthetic_stack():
     for k in range(4):  # slice 4 has no heart
         img[k][disk(shape[1:], 45, 70 + k, 14)] = 1.0
     ctx = make_ctx(img)
-    LVROIStage(BrightIsLV()).run(ctx, lambda f, m: None)
+    LVROIStage(TorchNet(BrightIsLV())).run(ctx, lambda f, m: None)
     assert ctx.roi_mask.shape == shape and ctx.roi_mask.dtype == bool
     assert sorted(ctx.crop_boxes) == [0, 1, 2, 3]
     for k in range(4):
@@ -94,7 +95,7 @@ def test_lvroi_stage_geometry_on_synthetic_stack():
 def test_lvroi_stage_raises_without_heart():
     ctx = make_ctx(np.zeros((3, 64, 64)))
     with pytest.raises(NoHeartFoundError, match="no left ventricle"):
-        LVROIStage(BrightIsLV()).run(ctx, lambda f, m: None)
+        LVROIStage(TorchNet(BrightIsLV())).run(ctx, lambda f, m: None)
 
 
 def test_lvroi_stage_notes_dropped_basal_slice():
@@ -104,7 +105,7 @@ def test_lvroi_stage_notes_dropped_basal_slice():
         img[k][disk(shape[1:], 50, 50, 10)] = 1.0
     img[5][disk(shape[1:], 50, 50, 22)] = 1.0  # basal slice (base = last in apex_to_base)
     ctx = make_ctx(img, order=np.arange(6))
-    LVROIStage(BrightIsLV()).run(ctx, lambda f, m: None)
+    LVROIStage(TorchNet(BrightIsLV())).run(ctx, lambda f, m: None)
     assert 5 not in ctx.crop_boxes and not ctx.roi_mask[5].any()
     assert any("slice 5" in n for n in ctx.notes)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.stages.scar_fuse import THRESHOLD, ScarFuseStage
 from test_stage_myocardium_joint import ConstantHead
 from test_stage_scar_unet import SHAPE, conditional, ring_ctx
@@ -29,7 +30,7 @@ def network_ctx(sam_value: float, box_slice0_half: bool = True):
 
 
 def run(ctx):
-    ScarFuseStage(ConstantHead(HEAD_SCAR)).run(ctx, lambda f, m: None)
+    ScarFuseStage(TorchNet(ConstantHead(HEAD_SCAR))).run(ctx, lambda f, m: None)
     return ctx
 
 

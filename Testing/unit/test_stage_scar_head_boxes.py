@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.scar.boxes import iou
 from ScarSegmentationLib.stages.scar_detect import ScarDetectStage
 from ScarSegmentationLib.stages.scar_head_boxes import (
@@ -22,7 +23,7 @@ HEAD_HEALTHY = [0.0, 0.0, 1.0, 0.0]  # ~ 0.27: no scar
 
 
 def run(ctx, logits=HEAD_SCAR):
-    ScarHeadBoxesStage(ConstantHead(logits)).run(ctx, lambda f, m: None)
+    ScarHeadBoxesStage(TorchNet(ConstantHead(logits))).run(ctx, lambda f, m: None)
     return ctx
 
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.crop import CropBox
 from ScarSegmentationLib.models.unet import ResUNet
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions
@@ -36,7 +37,7 @@ def ring_ctx(mc_samples: int = 1) -> PipelineContext:
     return ctx
 
 
-def tiny_net(head_bias: list[float] | None = None, dropout: float = 0.5) -> ResUNet:
+def tiny_net(head_bias: list[float] | None = None, dropout: float = 0.5) -> TorchNet:
     """ResUNet with 4 classes; with head_bias, the head ignores the features so every pixel
     gets the softmax of that bias (whatever the dropout does upstream)."""
     torch.manual_seed(0)
@@ -45,10 +46,10 @@ def tiny_net(head_bias: list[float] | None = None, dropout: float = 0.5) -> ResU
         with torch.no_grad():
             net.head.weight.zero_()
             net.head.bias.copy_(torch.tensor(head_bias))
-    return net
+    return TorchNet(net)
 
 
-def run(net: torch.nn.Module, ctx: PipelineContext, **kw) -> PipelineContext:
+def run(net: TorchNet, ctx: PipelineContext, **kw) -> PipelineContext:
     ScarUNetStage(net, **kw).run(ctx, lambda f, m: None)
     return ctx
 

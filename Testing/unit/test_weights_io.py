@@ -1,22 +1,29 @@
 import hashlib
 
+import numpy as np
 import pytest
 import torch
+from scipy.special import softmax
 from ScarSegmentationLib import weights
 from ScarSegmentationLib.errors import ModelError
+from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.models.unet import ResUNet
+from ScarSegmentationLib.runtime.unet import OnnxUNet
+from ScarSegmentationLib.training.checkpoints import load_torch_model, save_model
+from ScarSegmentationLib.training.export_onnx import export_unet
 
 torch.set_num_threads(1)
 
 
 def write(tmp_path, name="net"):
+    """A tiny net saved as a training checkpoint and exported to ONNX (both checksummed)."""
     torch.manual_seed(0)
-    model = ResUNet(n_classes=3, base_filters=2)
-    path = weights.save_model(model, tmp_path / f"{name}.pt", {"kind": "myocardium"})
+    model = ResUNet(n_classes=3, base_filters=2, dropout=0.3)
+    path = save_model(model, tmp_path / f"{name}.pt", {"kind": "myocardium"})
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     with open(tmp_path / weights.CHECKSUMS, "a") as f:
         f.write(f"{digest}  {path.name}\n")
-    return model, path
+    return model.eval(), export_unet(name, tmp_path)
 
 
 @pytest.fixture(autouse=True)
@@ -26,14 +33,22 @@ def _clear():
     weights.clear_cache()
 
 
-def test_roundtrip_and_cache(tmp_path):
+def test_onnx_matches_torch_deterministic_and_with_the_same_dropout_masks(tmp_path):
     model, _ = write(tmp_path)
     loaded = weights.load_model("net", tmp_path)
+    assert isinstance(loaded, OnnxUNet)
     assert loaded.config["base_filters"] == 2 and loaded.config["kind"] == "myocardium"
-    x = torch.rand(1, 1, 32, 32)
-    model.eval()
-    torch.testing.assert_close(loaded(x), model(x))
-    assert weights.load_model("net", tmp_path) is loaded
+    x = np.random.default_rng(0).random((3, 1, 128, 128), dtype=np.float32)  # the export size
+    torch_net = TorchNet(model)
+    for seed in (None, 1, 2):
+        rng = lambda: None if seed is None else np.random.default_rng(seed)  # noqa: E731
+        a = softmax(loaded.logits(x, rng()), axis=1)
+        b = softmax(torch_net.logits(x, rng()), axis=1)
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # dropout is live: two different seeds give different outputs
+    one = loaded.logits(x, np.random.default_rng(1))
+    assert not np.allclose(one, loaded.logits(x, np.random.default_rng(2)))
+    assert weights.load_model("net", tmp_path) is loaded  # cached
 
 
 def test_checksum_mismatch_names_file(tmp_path):
@@ -41,24 +56,23 @@ def test_checksum_mismatch_names_file(tmp_path):
     data = bytearray(path.read_bytes())
     data[-10] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(ModelError, match="net.pt.*corrupt"):
+    with pytest.raises(ModelError, match="net.onnx.*corrupt"):
         weights.load_model("net", tmp_path)
 
 
 def test_missing_and_unlisted(tmp_path):
-    with pytest.raises(ModelError, match="missing.pt"):
+    with pytest.raises(ModelError, match="missing.onnx"):
         weights.load_model("missing", tmp_path)
-    torch.save({"config": {}, "state_dict": {}}, tmp_path / "other.pt")
-    with pytest.raises(ModelError, match="no checksum for other.pt"):
-        weights.verify_checksum(tmp_path / "other.pt")
+    (tmp_path / "other.onnx").write_bytes(b"x")
+    with pytest.raises(ModelError, match="no checksum for other.onnx"):
+        weights.verify_checksum(tmp_path / "other.onnx")
 
 
 def test_incompatible_file(tmp_path):
-    path = tmp_path / "bad.pt"
-    torch.save({"config": {"in_channels": 1, "n_classes": 3, "base_filters": 4, "depth": 4},
-                "state_dict": {"nope": torch.zeros(1)}}, path)  # fmt: skip
-    (tmp_path / weights.CHECKSUMS).write_text(f"{weights.sha256(path)}  bad.pt\n")
-    with pytest.raises(ModelError, match="bad.pt is incompatible"):
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(b"not an onnx model")
+    (tmp_path / weights.CHECKSUMS).write_text(f"{weights.sha256(path)}  bad.onnx\n")
+    with pytest.raises(ModelError, match="bad.onnx is incompatible"):
         weights.load_model("bad", tmp_path)
 
 
@@ -79,12 +93,14 @@ def _checkpoint(tmp_path, config_extra=None):
     return path
 
 
-def test_export_stores_given_class_weights_and_the_loaded_net_carries_them(tmp_path):
+def test_export_stores_given_class_weights_and_the_onnx_net_carries_them(tmp_path):
     from ScarSegmentationLib.training.export import export
 
     out = export(_checkpoint(tmp_path), "net", tmp_path, class_weights=[0.5, 1.0, 2.0])
     assert out.name == "net.pt"
-    loaded = weights.load_model("net", tmp_path)  # checksum line recorded by export
+    assert load_torch_model("net", tmp_path).config["class_weights"] == [0.5, 1.0, 2.0]
+    export_unet("net", tmp_path)
+    loaded = weights.load_model("net", tmp_path)  # checksum lines recorded by both exports
     assert loaded.config["class_weights"] == [0.5, 1.0, 2.0] and loaded.config["epoch"] == 3
     with pytest.raises(ValueError, match="2 class weights for 3 classes"):
         export(_checkpoint(tmp_path), "net2", tmp_path, class_weights=[0.5, 1.0])
@@ -94,4 +110,4 @@ def test_export_keeps_class_weights_the_trainer_stored(tmp_path):
     from ScarSegmentationLib.training.export import export
 
     export(_checkpoint(tmp_path, {"class_weights": [0.4, 1.2, 1.1]}), "net", tmp_path)
-    assert weights.load_model("net", tmp_path).config["class_weights"] == [0.4, 1.2, 1.1]
+    assert load_torch_model("net", tmp_path).config["class_weights"] == [0.4, 1.2, 1.1]

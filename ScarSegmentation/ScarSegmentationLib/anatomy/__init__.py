@@ -4,7 +4,7 @@ correction, volumetric checks), after ACSNet (Popescu et al.)."""
 from .checks import CheckResult, CheckThresholds, check_myocardium
 from .correct import Correction, correct_mask
 from .latent import LatentBank, build_bank
-from .model import AnatomyModel, load_anatomy_model, save_anatomy_model
+from .model import AnatomyModel, load_anatomy_model
 from .volumetric import VolumetricDecision, volumetric_check
 
 __all__ = [
@@ -18,6 +18,5 @@ __all__ = [
     "check_myocardium",
     "correct_mask",
     "load_anatomy_model",
-    "save_anatomy_model",
     "volumetric_check",
 ]

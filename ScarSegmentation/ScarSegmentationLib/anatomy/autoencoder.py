@@ -55,6 +55,12 @@ class MaskAutoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
+    def encode_masks(self, masks: np.ndarray) -> np.ndarray:
+        return encode_masks(self, masks)
+
+    def decode_latents(self, z: np.ndarray) -> np.ndarray:
+        return decode_latents(self, z)
+
 
 @torch.no_grad()
 def encode_masks(model: MaskAutoencoder, masks: np.ndarray) -> np.ndarray:

@@ -4,14 +4,18 @@ STUDIES is a folder (each image file or sub-folder in it is one study; a sub-fol
 EMIDEC-style case folder or a DICOM folder) or a CSV file with a header and the columns
 `input` (required; relative paths are taken from the CSV's folder), `name` and `series`
 (optional). Each study is written to OUTDIR/<name>/ exactly as `scarseg run` writes it, and
-OUTDIR/summary.tsv lists every study with its status, error message, key measurements and
-seconds. A failing study is reported and skipped; the exit status is 1 if any study failed.
+OUTDIR/summary.tsv (with summary.schema.tsv: types and units) lists every study with its status,
+error message, key measurements and seconds; batch.json lists the files the batch wrote in OUTDIR.
+OUTDIR may exist; an earlier batch's summary and study folders are replaced only with
+--overwrite, and then only the files that batch.json and each study's run.json list. A failing
+study is reported and skipped; the exit status is 1 if any study failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -22,15 +26,22 @@ from typing import Any
 from .options import add_output_arguments, add_pipeline_arguments, pipeline_options
 
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
-# Columns of measurements.tsv repeated in summary.tsv (absent ones are left empty).
-SUMMARY_MEASURES = (
-    "myocardium_volume_ml",
-    "myocardium_mass_g",
-    "scar_volume_ml",
-    "scar_mass_g",
-    "scar_burden_pct",
-    "lv_cavity_volume_ml",
-)
+# Columns of measurements.tsv repeated in summary.tsv (absent ones are left empty), with units.
+SUMMARY_MEASURES = {
+    "myocardium_volume_ml": ("ml", "LV myocardium volume, scar included (measurements.tsv)"),
+    "myocardium_mass_g": ("g", "LV myocardium mass, scar included (measurements.tsv)"),
+    "scar_volume_ml": ("ml", "scar volume, no-reflow included (measurements.tsv)"),
+    "scar_mass_g": ("g", "scar mass, no-reflow included (measurements.tsv)"),
+    "scar_burden_pct": ("%", "scar volume / myocardium volume (measurements.tsv)"),
+    "lv_cavity_volume_ml": (
+        "ml",
+        "LV cavity enclosed by the myocardium, papillary muscles and trabeculae included "
+        "(measurements.tsv)",
+    ),
+}
+BATCH_MARKER = "batch.json"  # lists the files the batch wrote in OUTDIR (not the study folders)
+BATCH_WRITTEN_BY = "scarseg batch"
+BATCH_FILES = ("summary.tsv", "summary.schema.tsv", BATCH_MARKER)
 
 
 @dataclass(frozen=True)
@@ -102,16 +113,17 @@ def _run_one(job: StudyJob, args: argparse.Namespace) -> dict[str, Any]:
     from ..errors import ScarSegError
     from ..factory import build_pipeline
     from ..io import load_study
-    from ..outputs import measurement_values, write_outputs
+    from ..outputs import check_output_folder, measurement_values, write_outputs
 
     t0 = time.perf_counter()
     row: dict[str, Any] = {"name": job.name, "input": job.input, "status": "ok", "error": ""}
     try:
+        out = Path(args.output) / job.name
+        check_output_folder(out, args.overwrite)  # before this study's work
         study = load_study(job.input, series=job.series)
         if _PIPELINE is None:
             _PIPELINE = build_pipeline(pipeline_options(args))
         result = _PIPELINE.run(study)
-        out = Path(args.output) / job.name
         write_outputs(result, out, overwrite=args.overwrite, overview=not args.no_overview)
         values = measurement_values(result)
         row.update({k: values.get(k) for k in SUMMARY_MEASURES})
@@ -123,27 +135,75 @@ def _run_one(job: StudyJob, args: argparse.Namespace) -> dict[str, Any]:
     return row
 
 
+def summary_table(rows: list[dict[str, Any]]) -> Any:
+    """The rows of summary.tsv as a typed Table (units and descriptions go to the schema)."""
+    from ScarQuantificationLib.table import Column, Table
+
+    columns = [
+        Column("name", "string", "", "study name: its folder in OUTDIR"),
+        Column("input", "string", "", "the study's image file or folder"),
+        Column("status", "string", "", "ok, or failed (then nothing was written for it)"),
+        Column("error", "string", "", "why the study failed"),
+        *(Column(n, "double", unit, text) for n, (unit, text) in SUMMARY_MEASURES.items()),
+        Column("seconds", "double", "s", "wall time for the study: load, pipeline, outputs"),
+    ]
+    table = Table("summary", columns)
+    names = {c.name for c in columns}
+    for r in rows:
+        table.add_row(**{k: v for k, v in r.items() if k in names})
+    return table
+
+
+def check_batch_folder(out: Path, overwrite: bool) -> None:
+    """Before any study runs: OUTDIR can be written, and an earlier batch's summary is replaced
+    only with --overwrite and only when that batch's batch.json lists it."""
+    from ..errors import InputError
+    from ..outputs import check_output_location, written_files
+
+    check_output_location(out)
+    present = [n for n in BATCH_FILES if (out / n).exists()]
+    if not present:
+        return
+    if not overwrite:
+        raise InputError(
+            f"{out} holds an earlier batch's {', '.join(present)}; choose another OUTDIR or "
+            "pass --overwrite"
+        )
+    listed = written_files(out, BATCH_MARKER, BATCH_WRITTEN_BY) or set()
+    unlisted = [n for n in present if n not in listed]
+    if unlisted:
+        raise InputError(
+            f"--overwrite would replace {', '.join(unlisted)} in {out}, which scarseg batch did "
+            "not write; move them or choose another OUTDIR"
+        )
+
+
 def _write_summary(rows: list[dict[str, Any]], out: Path) -> Path:
-    columns = ["name", "input", "status", "error", *SUMMARY_MEASURES, "seconds"]
-    path = out / "summary.tsv"
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=columns, delimiter="\t", extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
+    from ScarQuantificationLib.evaluate_io import write_tsv
+
+    from ..errors import ScarSegError
+
+    marker = {
+        "written_by": BATCH_WRITTEN_BY,
+        "files": sorted(BATCH_FILES),
+        "studies": [r["name"] for r in rows],
+    }
+    try:
+        path, _ = write_tsv(summary_table(rows), out / "summary.tsv")
+        (out / BATCH_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ScarSegError(f"writing the summary to {out} failed: {exc}") from exc
     return path
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..errors import InputError
-
     jobs = list_jobs(args.studies)
-    out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder")
+    out = Path(args.output).absolute()
+    check_batch_folder(out, args.overwrite)  # refuse before any work is done
     out.mkdir(parents=True, exist_ok=True)
+    args.output = str(out)  # the workers write below the same folder, whatever their cwd
     bar = tqdm(total=len(jobs), desc="studies", unit="study", disable=args.quiet, file=sys.stderr)
     rows: list[dict[str, Any]] = []
     if args.workers <= 1:

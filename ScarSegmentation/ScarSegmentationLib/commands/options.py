@@ -53,6 +53,13 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         help="CPU threads for the networks (default %(default)s)",
     )
     g.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        default=PipelineOptions.device,
+        help="cuda: the networks on an NVIDIA GPU when onnxruntime-gpu is installed instead of "
+        "onnxruntime (else the CPU; default %(default)s)",
+    )
+    g.add_argument(
         "--no-probabilities",
         action="store_true",
         help="do not write probability and uncertainty volumes into the scene",
@@ -66,16 +73,25 @@ def pipeline_options(args: argparse.Namespace) -> PipelineOptions:
         scar_method=args.scar_method,
         threads=args.threads,
         keep_probabilities=not args.no_probabilities,
+        device=args.device,
     )
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("output options")
     g.add_argument(
-        "-o", "--output", required=True, metavar="OUTDIR", help="output folder (must not exist)"
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUTDIR",
+        help="output folder (run: must not exist or be empty, unless --overwrite); files "
+        "already in it are never replaced without --overwrite",
     )
     g.add_argument(
-        "--overwrite", action="store_true", help="replace OUTDIR if it exists (after success)"
+        "--overwrite",
+        action="store_true",
+        help="replace what an earlier scarseg run wrote in OUTDIR (the files its run.json, or "
+        "batch.json, lists), after success; other files in OUTDIR are left alone",
     )
     g.add_argument(
         "--no-overview", action="store_true", help="skip the rendered overview.png (faster)"

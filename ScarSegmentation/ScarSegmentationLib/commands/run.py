@@ -5,8 +5,10 @@ OUTDIR receives: segmentation.seg.nrrd (segments "Myocardium", "Blood pool", "Sc
 "Gray zone", "No-reflow" as far as the installed stages produce them), labels.nii.gz (EMIDEC
 convention on the input grid: 0 background, 1 blood pool, 2 normal myocardium, 3 scar,
 4 no-reflow), measurements.tsv, slices.tsv, lesions.tsv (each with .schema.tsv), scene.mrb (opens
-in 3D Slicer), overview.png and run.json (stages, timings, model checksums, notes). Outputs are
-written to a temporary folder and moved into place only when everything succeeded.
+in 3D Slicer), overview.png and run.json (stages, timings, model checksums, notes, and the list
+of files this run wrote). Outputs are written to a temporary folder and moved into place only
+when everything succeeded. OUTDIR must not exist (or be empty); with --overwrite, only the files
+listed in its run.json are replaced and any other file in it is left alone.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from ..errors import ScarSegError
+
 TRAINERS = {
     "roi": "training.train_unet",
     "myocardium": "training.train_unet",
@@ -26,7 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
     for name, module_name in TRAINERS.items():
         p = sub.add_parser(name, help=f"train the {name} model")
-        module = importlib.import_module(f"{__package__.rsplit('.', 1)[0]}.{module_name}")
+        try:
+            module = importlib.import_module(f"{__package__.rsplit('.', 1)[0]}.{module_name}")
+        except ModuleNotFoundError as e:
+            raise ScarSegError(
+                f"training needs the training dependencies ({e.name} is not installed): "
+                "pip install -r requirements-training.txt"
+            ) from e
         module.add_arguments(p)
         p.set_defaults(_train=module.run)
 

@@ -40,7 +40,7 @@ def load_dicom_folder(folder: Path | str, series: str | None = None) -> Study:
 
 def choose_series(infos: list[SeriesInfo], series: str | None, folder: Path) -> SeriesInfo:
     if series is not None and str(series).strip():
-        return _chosen_by_user(infos, str(series).strip())
+        return _chosen_by_user(infos, str(series).strip(), folder)
     stacks = [s for s in infos if s.is_stack]
     if not stacks:
         if len(infos) == 1 and infos[0].problem:
@@ -68,7 +68,7 @@ def choose_series(infos: list[SeriesInfo], series: str | None, folder: Path) -> 
     )
 
 
-def _chosen_by_user(infos: list[SeriesInfo], choice: str) -> SeriesInfo:
+def _chosen_by_user(infos: list[SeriesInfo], choice: str, folder: Path) -> SeriesInfo:
     matches = [s for s in infos if choice in (s.number, s.uid)]
     if not matches:
         matches = [s for s in infos if choice.lower() in s.description.lower()]
@@ -85,7 +85,7 @@ def _chosen_by_user(infos: list[SeriesInfo], choice: str) -> SeriesInfo:
         matches = loadable
     chosen = matches[0]
     if chosen.problem:
-        raise InputError(f"cannot use {chosen.label()}")
+        raise InputError(f"cannot use {chosen.label()} (in {folder})")
     return chosen
 
 
@@ -102,7 +102,7 @@ def build_study(info: SeriesInfo, folder: Path, skipped: list[str] | None = None
     row_dir, col_dir = _orthonormal(iop[:3], iop[3:])  # type: ignore[index]
     normal = slice_normal(np.concatenate([row_dir, col_dir]))
     positions = np.array([s.position @ normal for s in slices])  # type: ignore[operator]
-    slice_step = _slice_step(info, slices, positions, skipped)
+    slice_step = _slice_step(info, slices, positions, skipped, folder)
     _check_in_plane_alignment(info, slices, positions, normal)
     pixel_spacing = [float(v) for v in slices[0].ds.PixelSpacing]
     image, rescale = _read_pixels(info, slices)
@@ -128,7 +128,11 @@ def _orthonormal(row: np.ndarray, col: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def _slice_step(
-    info: SeriesInfo, slices: list[Slice], positions: np.ndarray, skipped: list[str]
+    info: SeriesInfo,
+    slices: list[Slice],
+    positions: np.ndarray,
+    skipped: list[str],
+    folder: Path,
 ) -> float:
     if len(slices) == 1:
         ds = slices[0].ds
@@ -151,7 +155,9 @@ def _slice_step(
             else "non-uniform slice spacing"
         )
         note = f" Unreadable files skipped: {', '.join(skipped[:3])}." if skipped else ""
-        raise InputError(f"{info.label()}: {kind}: {details} (expected {step:.1f} mm).{note}")
+        raise InputError(
+            f"{info.label()} in {folder}: {kind}: {details} (expected {step:.1f} mm).{note}"
+        )
     return step
 
 

@@ -204,7 +204,9 @@ def _describe(uid: str, slices: list[Slice], split: bool = False) -> SeriesInfo:
         groups = position_groups(slices)
         info.num_positions = len(groups)
         info.frames_per_position = max(len(g) for g in groups)
-        info.problem = _time_series_problem(info.num_positions, info.frames_per_position)
+        info.problem = _duplicate_problem(groups) or _time_series_problem(
+            info.num_positions, info.frames_per_position
+        )
         iop = slices[0].orientation
         direction = np.column_stack([iop[:3], iop[3:], slice_normal(iop)])  # type: ignore[index]
         if not is_axis_aligned(direction):
@@ -225,11 +227,53 @@ def _problem(slices: list[Slice]) -> str | None:
     if not _has_geometry(slices):
         return "images without patient geometry (no ImagePositionPatient/Orientation/PixelSpacing)"
     if _orientations(slices) > 1:
-        return f"images in {_orientations(slices)} different orientations, not one stack"
-    sizes = {(int(s.ds.Rows), int(s.ds.Columns)) for s in slices}
-    if len(sizes) > 1:
-        return f"images of {len(sizes)} different sizes, not one stack"
+        first = slices[0]
+        turned = (s for s in slices if not np.allclose(s.orientation, first.orientation, atol=1e-3))  # type: ignore[arg-type]
+        other = next(turned)
+        return (
+            f"images in {_orientations(slices)} different orientations, not one stack "
+            f"(e.g. {first.path.name} and {other.path.name})"
+        )
+    for what, key in (("sizes", _matrix), ("pixel spacings", _pixel_spacing)):
+        values = {key(s) for s in slices}
+        if len(values) > 1:
+            examples = {}
+            for s in slices:
+                examples.setdefault(key(s), s.path.name)
+            shown = ", ".join(f"{v} in {name}" for v, name in list(examples.items())[:3])
+            return f"images of {len(values)} different {what}, not one stack ({shown})"
     return None
+
+
+def _matrix(s: Slice) -> str:
+    return f"{int(s.ds.Rows)} x {int(s.ds.Columns)}"
+
+
+def _pixel_spacing(s: Slice) -> str:
+    return " x ".join(f"{float(v):g}" for v in s.ds.PixelSpacing) + " mm"
+
+
+def _duplicate_problem(groups: list[list[Slice]]) -> str | None:
+    """Two images at one slice position where the others have one: a copied or re-sent file, or
+    a repeated slice; a time series has the same number of frames at every position."""
+    counts = {len(g) for g in groups}
+    same_image = next(
+        (g for g in groups if len({str(s.ds.get("SOPInstanceUID", id(s))) for s in g}) < len(g)),
+        None,
+    )
+    if same_image is None and (counts == {1} or len(counts) == 1):
+        return None
+    group = same_image or next(g for g in groups if len(g) > 1)
+    names = ", ".join(s.path.name for s in group[:4])
+    where = len([g for g in groups if len(g) > 1])
+    if same_image:
+        kind = "the same image (SOPInstanceUID) in several files"
+    else:
+        kind = "duplicate slice positions"
+    return (
+        f"{kind}: {names} share one slice position ({where} of {len(groups)} positions hold "
+        "more than one image); remove the extra files"
+    )
 
 
 def _time_series_problem(positions: int, frames: int) -> str | None:

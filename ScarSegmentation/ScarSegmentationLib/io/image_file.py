@@ -3,7 +3,9 @@
 Geometry is kept exactly as SimpleITK reads it (LPS). EMIDEC NIfTIs carry an sform that is a
 unit-scale flip with the spacing only in pixdim: SimpleITK reads the spacing right and warns
 "unexpected scales in sform"; the warning is silenced here and recorded in study.metadata.
-ITK silently substitutes 1 mm for a missing or zero spacing, so the headers are checked here.
+ITK silently substitutes 1 mm for a missing or zero spacing, so the headers are checked here;
+and it fills what is missing of a file cut short with zeros, so the voxel data is counted first
+(integrity.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import SimpleITK as sitk
 
 from ..errors import InputError
 from ..study import Study
+from .integrity import check_data_complete
 from .validate import validate_image_shape
 
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -53,6 +56,7 @@ def read_image_file(path: Path | str) -> Study:
     reader.SetFileName(str(path))
     try:
         with quiet_itk():
+            check_data_complete(path)  # before anything reads the voxels
             reader.ReadImageInformation()
             header = {k: reader.GetMetaData(k) for k in reader.GetMetaDataKeys()}
             size = reader.GetSize()
@@ -140,7 +144,12 @@ def _check_nifti_raw(path: Path) -> None:
     except Exception:  # noqa: BLE001 - let SimpleITK's reader give the error
         return
     if np.issubdtype(nii.header.get_data_dtype(), np.floating):
-        data = np.asanyarray(nii.dataobj)
+        try:
+            data = np.asanyarray(nii.dataobj)
+        except Exception as exc:  # noqa: BLE001 - whatever nibabel raises, name the file
+            raise InputError(
+                f"cannot read the voxel data of {path}: {type(exc).__name__}: {str(exc)[:120]}"
+            ) from None
         bad = int(data.size - np.count_nonzero(np.isfinite(data)))
         if bad:
             raise InputError(f"{bad} voxels are NaN or infinite in {path}: the image is corrupt")

@@ -105,3 +105,32 @@ def mc_predict(model: nn.Module, x: torch.Tensor, samples: int) -> torch.Tensor:
         return probs.reshape(samples, n, *probs.shape[1:])
     finally:
         enable_mc_dropout(model, False)
+
+
+def dropout_channels(model: ResUNet) -> list[int]:
+    """Channels entering each encoder level's Dropout2d (one mask input per level in ONNX)."""
+    return [int(layer[2].body[0].in_channels) for layer in model.down]
+
+
+def forward_with_masks(model: ResUNet, x: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
+    """The forward pass with each Dropout2d replaced by a given (N, C, 1, 1) multiplicative
+    mask (ones: eval mode). This is the graph exported to ONNX; the masks come from the caller."""
+    skips = [model.stem(x)]
+    for layer, mask in zip(model.down, masks, strict=True):
+        pool, _dropout, block = layer
+        skips.append(block(pool(skips[-1]) * mask))
+    h = skips.pop()
+    for up, dec in zip(model.up, model.dec, strict=True):
+        h = dec(torch.cat([up(h), skips.pop()], dim=1))
+    return model.head(h)
+
+
+class MaskedUNet(nn.Module):
+    """ResUNet with explicit dropout masks as inputs (for export and for exact comparisons)."""
+
+    def __init__(self, model: ResUNet) -> None:
+        super().__init__()
+        self.model = model.eval()
+
+    def forward(self, x: torch.Tensor, *masks: torch.Tensor) -> torch.Tensor:
+        return forward_with_masks(self.model, x, list(masks))

@@ -1,132 +1,56 @@
-"""The YOLO scar detector: ultralytics YOLO (nano) on 256x256 scar frames, one class "scar".
+"""The YOLO scar detector's shared definitions: thresholds, the input conversion, the interface.
 
-ultralytics reaches for the network (fonts, settings, online checks) unless configured first:
-`configure_offline()` sets YOLO_OFFLINE/YOLO_AUTOINSTALL and points YOLO_CONFIG_DIR at a folder
-holding the two fonts it wants (copies of matplotlib's DejaVuSans). It must run before
-ultralytics is imported, so every import of ultralytics in this package goes through
-`ultralytics_yolo()`.
+One class, "scar", on 256x256 scar frames (`scar.frame`). What the pipeline runs is
+`runtime.detector.OnnxScarDetector` (ONNX Runtime, exported by
+`training.export_detector_onnx`); the ultralytics model it was exported from is loaded by
+`training.yolo.ScarDetector` (training and benchmarks only). This module imports neither torch
+nor ultralytics.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .boxes import Box
-from .frame import SCAR_SIZE
+
+if TYPE_CHECKING:
+    from ..training.yolo import ScarDetector as ScarDetector  # noqa: F401
 
 CONF = 0.25  # default score threshold for kept boxes
 CONF_KEY = "scarseg_conf"  # checkpoint key of the threshold tuned on the val split
 NMS_IOU = 0.5
-FONTS = ("Arial.ttf", "Arial.Unicode.ttf")
 
 
-def configure_offline(config_dir: Path | str | None = None) -> Path:
-    """Set the ultralytics environment for offline use; returns YOLO_CONFIG_DIR.
+class BoxDetector(Protocol):
+    """What the scar detection stage needs of a detector (ONNX or ultralytics)."""
 
-    An existing YOLO_CONFIG_DIR is kept unless `config_dir` is given."""
-    if config_dir is None:
-        config_dir = os.environ.get("YOLO_CONFIG_DIR") or Path(tempfile.gettempdir()) / (
-            f"scarseg-yolo-{os.getuid()}"
-        )
-    config_dir = Path(config_dir)
-    fonts = config_dir / "Ultralytics"
-    fonts.mkdir(parents=True, exist_ok=True)
-    missing = [f for f in FONTS if not (fonts / f).is_file()]
-    if missing:
-        from matplotlib import font_manager
+    conf: float
+    iou: float
 
-        dejavu = font_manager.findfont("DejaVu Sans", fallback_to_default=True)
-        for name in missing:
-            shutil.copyfile(dejavu, fonts / name)
-    os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
-    os.environ["YOLO_OFFLINE"] = "1"
-    os.environ["YOLO_AUTOINSTALL"] = "0"
-    return config_dir
+    def predict(self, frames: np.ndarray, batch: int = 16) -> list[list[Box]]:
+        """(N, 256, 256) float frames in [0, 1] -> per frame the boxes, highest score first."""
+        ...
 
 
-def ultralytics_yolo() -> Any:
-    """The ultralytics YOLO class, imported only after `configure_offline`."""
-    configure_offline()
-    from ultralytics import YOLO
-
-    return YOLO
-
-
-@contextmanager
-def keep_torch_threads() -> Iterator[None]:
-    """ultralytics' device selection sets torch's thread count to (CPUs - 1): 1 on a 2-core
-    machine, which then slowed every later torch and ONNX Runtime stage (SAM ran on one thread,
-    the next study's stages 1-2 too). Restore the caller's count afterwards."""
-    import torch
-
-    threads = torch.get_num_threads()
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+def to_uint8(frames: np.ndarray) -> np.ndarray:
+    """[0, 1] float frames (any shape) -> uint8 0-255, rounded to nearest (as saved to PNG for
+    training)."""
+    return np.clip(np.rint(np.asarray(frames, np.float32) * 255.0), 0, 255).astype(np.uint8)
 
 
 def to_rgb8(frame: np.ndarray) -> np.ndarray:
     """A [0, 1] float frame -> (H, W, 3) uint8 (grey repeated: YOLO wants 3 channels)."""
-    g = np.clip(np.rint(np.asarray(frame, np.float32) * 255.0), 0, 255).astype(np.uint8)
+    g = to_uint8(frame)
     return np.repeat(g[:, :, None], 3, axis=2)
 
 
-class ScarDetector:
-    """Boxes with scores on batches of scar frames (frame pixel coordinates)."""
+def __getattr__(name: str) -> Any:
+    # `ScarDetector` (the ultralytics detector) moved to training.yolo; kept importable from
+    # here, lazily (no torch at import), for code not yet switched to OnnxScarDetector.
+    if name == "ScarDetector":
+        from ..training.yolo import ScarDetector
 
-    def __init__(self, model: Any, conf: float | None = None, iou: float = NMS_IOU) -> None:
-        self.model = model  # an ultralytics YOLO
-        # score threshold: given, else the one tuned on the val split and stored at export
-        stored = (getattr(model, "ckpt", None) or {}).get(CONF_KEY)
-        self.conf = float(conf if conf is not None else stored if stored is not None else CONF)
-        self.iou = iou
-
-    @classmethod
-    def load(cls, path: Path | str, verify: bool = True, **kwargs: Any) -> ScarDetector:
-        """Load weights (SHA256-verified against the folder's checksums.sha256 when `verify`)."""
-        from ..errors import ModelError
-        from ..weights import verify_checksum
-
-        if verify:
-            verify_checksum(path)
-        try:
-            model = ultralytics_yolo()(str(path), task="detect")
-        except Exception as e:  # noqa: BLE001 - any failure means an unusable file
-            raise ModelError(f"scar detector weights {path} could not be loaded: {e}") from e
-        return cls(model, **kwargs)
-
-    def predict(self, frames: np.ndarray, batch: int = 16) -> list[list[Box]]:
-        """(N, 256, 256) float frames in [0, 1] -> per frame the boxes, highest score first."""
-        frames = np.asarray(frames)
-        if frames.ndim != 3 or frames.shape[1:] != (SCAR_SIZE, SCAR_SIZE):
-            raise ValueError(f"expected (N, {SCAR_SIZE}, {SCAR_SIZE}) frames, got {frames.shape}")
-        out: list[list[Box]] = []
-        for start in range(0, len(frames), batch):
-            images = [to_rgb8(f) for f in frames[start : start + batch]]
-            with keep_torch_threads():
-                results = self.model.predict(
-                    images,
-                    imgsz=SCAR_SIZE,
-                    conf=self.conf,
-                    iou=self.iou,
-                    device="cpu",
-                    verbose=False,
-                    batch=len(images),
-                )
-            for r in results:
-                xyxy = r.boxes.xyxy.cpu().numpy().reshape(-1, 4)
-                scores = r.boxes.conf.cpu().numpy().reshape(-1)
-                boxes = [
-                    Box(*map(float, b), score=float(s)) for b, s in zip(xyxy, scores, strict=True)
-                ]
-                out.append(sorted(boxes, key=lambda b: -b.score))
-        return out
+        return ScarDetector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

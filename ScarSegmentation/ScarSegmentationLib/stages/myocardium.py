@@ -12,14 +12,14 @@ the same crops, does not run it again.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy import ndimage
+from scipy.special import softmax
 
 from ..calibration import undo_model_class_weights
 from ..crop import CROP_SIZE, CropBox, extract, paste
 from ..data.geometry import lv_box_from_mask
-from ..models.unet import enable_mc_dropout, mc_predict
 from ..pipeline import NetPasses, PipelineContext, ProgressCallback
+from ..runtime.unet import SegNet
 from .standardize import ensure_standardized
 
 BG, BLOOD_POOL, MYOCARDIUM = 0, 1, 2
@@ -74,30 +74,35 @@ FLIPS: tuple[tuple[int, ...], ...] = ((), (2,), (1,), (1, 2))  # np.flip(axis=()
 
 
 def predict_crops(
-    model: torch.nn.Module, crops: np.ndarray, samples: int, flips: bool = True
+    model: SegNet,
+    crops: np.ndarray,
+    samples: int,
+    flips: bool = True,
+    rng: np.random.Generator | None = None,
 ) -> np.ndarray:
     """(N, S, S) crops -> softmax (M, N, C, S, S), M = max(samples, 1) passes, with the class
     weighting of the net's training loss undone (its config's "class_weights", when stored).
 
     With `flips`, the MC-dropout passes also cycle through the four axis flips of the crop
-    (mapped back before averaging): test-time augmentation at no extra cost."""
-    return undo_model_class_weights(model, _softmax_passes(model, crops, samples, flips))
+    (mapped back before averaging): test-time augmentation at no extra cost. `rng` draws the
+    dropout masks (None: a generator seeded with 0)."""
+    rng = rng if rng is not None else np.random.default_rng(0)
+    return undo_model_class_weights(model, _softmax_passes(model, crops, samples, flips, rng))
 
 
 def _softmax_passes(
-    model: torch.nn.Module, crops: np.ndarray, samples: int, flips: bool
+    model: SegNet, crops: np.ndarray, samples: int, flips: bool, rng: np.random.Generator
 ) -> np.ndarray:
-    if not flips or samples <= 1:
-        x = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32)[:, None])
-        return mc_predict(model, x, samples).numpy()
+    """One batched run over all passes: each item gets its own dropout mask."""
+    x = np.asarray(crops, dtype=np.float32)[:, None]
+    if samples <= 1:
+        return softmax(model.logits(x), axis=1)[None]
+    if not flips:
+        p = softmax(model.logits(np.concatenate([x] * samples), rng), axis=1)
+        return p.reshape(samples, len(crops), *p.shape[1:])
     views = [np.flip(crops, axis=FLIPS[s % len(FLIPS)]) for s in range(samples)]
-    x = torch.from_numpy(np.ascontiguousarray(np.concatenate(views), dtype=np.float32)[:, None])
-    enable_mc_dropout(model, True)
-    try:
-        with torch.no_grad():  # one batched pass: each item gets its own dropout mask
-            p = torch.softmax(model(x), dim=1).numpy()
-    finally:
-        enable_mc_dropout(model, False)
+    x = np.ascontiguousarray(np.concatenate(views), dtype=np.float32)[:, None]
+    p = softmax(model.logits(x, rng), axis=1)
     p = p.reshape(samples, len(crops), *p.shape[1:])
     return np.stack(
         [np.flip(p[s], axis=tuple(a + 1 for a in FLIPS[s % len(FLIPS)])) for s in range(samples)]
@@ -118,14 +123,16 @@ class MyocardiumStage:
 
     # refine=True re-crops on a first pass's LV. Measured on the val patients (epoch-82
     # weights): EMIDEC myocardium Dice 0.812 -> 0.816, MyoPS 0.773 -> 0.744, so it is off.
-    def __init__(self, model: torch.nn.Module, refine: bool = False, flips: bool = True) -> None:
+    def __init__(self, model: SegNet, refine: bool = False, flips: bool = True) -> None:
         self.model = model
         self.refine = refine
         self.flips = flips
 
-    def predict_crops(self, crops: np.ndarray, samples: int) -> np.ndarray:
+    def predict_crops(
+        self, crops: np.ndarray, samples: int, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
         """(N, S, S) crops -> (M, N, 3, S, S) softmax passes, scar folded into myocardium."""
-        return fold_to_myocardium(predict_crops(self.model, crops, samples, self.flips))
+        return fold_to_myocardium(predict_crops(self.model, crops, samples, self.flips, rng))
 
     def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:
         std = ensure_standardized(ctx)
@@ -133,19 +140,18 @@ class MyocardiumStage:
         ks = sorted(ctx.crop_boxes)
         samples = int(ctx.options.mc_samples)
         mc = samples > 1
-        if mc:
-            torch.manual_seed(ctx.options.seed)  # reproducible dropout masks
+        rng = np.random.default_rng(ctx.options.seed)  # reproducible dropout masks
         progress(0.05, f"segmenting the myocardium on {len(ks)} slices")
         if self.refine and ks:
             crops = np.stack([extract(std[k], ctx.crop_boxes[k], CROP_SIZE) for k in ks])
-            first = self.predict_crops(crops, 1)[0]
+            first = self.predict_crops(crops, 1, rng)[0]
             ctx.crop_boxes = refine_boxes(ctx.crop_boxes, first, ks, shape[1:])
             for k in ks:
                 box = ctx.crop_boxes[k]
                 ctx.info(k)["crop_center_yx"] = (box.center_y, box.center_x)
                 ctx.info(k)["crop_side_px"] = box.side
         crops = np.stack([extract(std[k], ctx.crop_boxes[k], CROP_SIZE) for k in ks])
-        raw = predict_crops(self.model, crops, samples, self.flips)
+        raw = predict_crops(self.model, crops, samples, self.flips, rng)
         ctx.net_passes[self.name] = NetPasses(
             self.model, list(ks), {k: ctx.crop_boxes[k] for k in ks}, raw
         )

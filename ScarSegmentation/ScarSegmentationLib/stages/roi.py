@@ -11,14 +11,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import torch
 from scipy import ndimage
+from scipy.special import softmax
 
 from ..calibration import undo_model_class_weights
 from ..crop import CropBox, paste
 from ..data.geometry import lv_box_from_mask, roi_box, roi_input
 from ..errors import NoHeartFoundError
 from ..pipeline import PipelineContext, ProgressCallback
+from ..runtime.unet import SegNet
 from .standardize import ensure_standardized
 
 THRESHOLD = 0.5
@@ -121,17 +122,15 @@ def postprocess(probs: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, list[
 class LVROIStage:
     name = "lv_roi"
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: SegNet) -> None:
         self.model = model
 
-    @torch.no_grad()
     def predict(self, standardized: np.ndarray) -> np.ndarray:
         """(k, j, i) standardised stack -> LV probability on the study grid (one batch), with
         the class weighting of the net's training loss undone (config "class_weights")."""
-        x = np.stack([roi_input(s) for s in standardized])[:, None]
-        self.model.eval()
-        softmax = torch.softmax(self.model(torch.from_numpy(x)), dim=1).numpy()
-        prob = undo_model_class_weights(self.model, softmax, axis=1)[:, 1]
+        x = np.stack([roi_input(s) for s in standardized])[:, None].astype(np.float32)
+        probs = softmax(self.model.logits(x), axis=1)
+        prob = undo_model_class_weights(self.model, probs, axis=1)[:, 1]
         box = roi_box(standardized.shape[1:])
         return np.stack([paste(p, box, standardized.shape[1:]) for p in prob])
 

@@ -18,9 +18,9 @@ Mean of the two centres' scar Dice / false scar on the val normals: 0.5 gave 0.5
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..pipeline import PipelineContext, ProgressCallback
+from ..runtime.unet import SegNet
 from .scar_unet import ScarUNetStage
 
 PROBABILITY, UNCERTAINTY = "Scar probability", "Scar uncertainty"
@@ -30,7 +30,7 @@ THRESHOLD = 0.6
 class ScarFuseStage:
     name = "scar_fuse"
 
-    def __init__(self, head: torch.nn.Module, threshold: float = THRESHOLD) -> None:
+    def __init__(self, head: SegNet, threshold: float = THRESHOLD) -> None:
         self.head = ScarUNetStage(head)
         self.threshold = threshold
 

@@ -12,10 +12,10 @@ mean probability over the component; detector boxes keep source "detector".
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..crop import extract
 from ..pipeline import PipelineContext, ProgressCallback
+from ..runtime.unet import SegNet
 from ..scar.boxes import Box, component_boxes, iou, with_score
 from ..scar.frame import SCAR_SIZE, frame_to_slice, label_frame
 from .scar_detect import boxes_table
@@ -38,7 +38,7 @@ def head_component_boxes(scar_frame_mask: np.ndarray, prob_frame: np.ndarray) ->
 class ScarHeadBoxesStage:
     name = "scar_head_boxes"
 
-    def __init__(self, head: torch.nn.Module, threshold: float = 0.5) -> None:
+    def __init__(self, head: SegNet, threshold: float = 0.5) -> None:
         self.head = ScarUNetStage(head)
         self.threshold = threshold
 

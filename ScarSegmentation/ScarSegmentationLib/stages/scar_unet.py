@@ -12,11 +12,11 @@ myocardium grows by them (bright subendocardial scar is where myocardium nets fa
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy import ndimage
 
 from ..crop import CROP_SIZE, extract, paste
 from ..pipeline import PipelineContext, ProgressCallback
+from ..runtime.unet import SegNet
 from .myocardium import predict_crops
 from .standardize import ensure_standardized
 
@@ -32,7 +32,7 @@ def scar_given_myocardium(probs: np.ndarray) -> np.ndarray:
 class ScarUNetStage:
     name = "scar_unet"
 
-    def __init__(self, model: torch.nn.Module, threshold: float = 0.5, grow_px: int = 0) -> None:
+    def __init__(self, model: SegNet, threshold: float = 0.5, grow_px: int = 0) -> None:
         self.model = model
         self.threshold = threshold
         self.grow_px = grow_px
@@ -45,10 +45,9 @@ class ScarUNetStage:
             rows = cached.rows_for(self.model, ks, boxes)
             if rows is not None:
                 return cached.probs[:, rows]
-        if int(ctx.options.mc_samples) > 1:
-            torch.manual_seed(ctx.options.seed)
+        rng = np.random.default_rng(ctx.options.seed)
         crops = np.stack([extract(std[k], boxes[k], CROP_SIZE) for k in ks])
-        return predict_crops(self.model, crops, int(ctx.options.mc_samples))
+        return predict_crops(self.model, crops, int(ctx.options.mc_samples), rng=rng)
 
     def maps(
         self, ctx: PipelineContext, progress: ProgressCallback | None = None

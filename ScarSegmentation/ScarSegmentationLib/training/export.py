@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from .. import weights
+from .checkpoints import build_model, save_model
 
 
 def record_checksum(path: Path) -> str:
@@ -37,7 +38,7 @@ def export(
     """`class_weights`: the loss's class weights, for checkpoints written before the trainer
     stored them (its log gives them); stored in the config, undone at inference."""
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    model = weights.build_model(ck["config"])
+    model = build_model(ck["config"])
     model.load_state_dict(ck["model"])
     extra = {k: v for k, v in ck["config"].items() if k not in model.config}
     extra.update(epoch=int(ck["epoch"]), val=ck.get("val"))
@@ -47,7 +48,7 @@ def export(
                 f"{len(class_weights)} class weights for {model.config['n_classes']} classes"
             )
         extra["class_weights"] = [float(w) for w in class_weights]
-    out = weights.save_model(model, (directory or weights.models_dir()) / f"{name}.pt", extra)
+    out = save_model(model, (directory or weights.models_dir()) / f"{name}.pt", extra)
     record_checksum(out)
     return out
 

@@ -29,7 +29,8 @@ from ..anatomy.checks import CheckThresholds, check_myocardium
 from ..anatomy.gmm import fit_gmm
 from ..anatomy.gtcrops import gt_box, gt_myocardium_crop
 from ..anatomy.latent import build_bank
-from ..anatomy.model import AnatomyModel, save_anatomy_model
+from ..anatomy.model import AnatomyModel
+from .anatomy_bundle import save_anatomy_model
 from ..crop import CropBox
 from .common import setup_logging
 
@@ -259,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
     anatomy = AnatomyModel(model, gmm, bank, th, info)
     metrics["correction_test"] = _correction_trial(anatomy, test_masks, np.random.default_rng(7))
     log.info("correction %s", metrics["correction_test"])
-    path = save_anatomy_model(anatomy, args.model or model_path("anatomy"))
+    path = save_anatomy_model(anatomy, args.model or model_path("anatomy", suffix=".pt"))
     from ..weights import sha256
 
     metrics["sha256"] = sha256(path)

@@ -223,9 +223,10 @@ def extend_epochs(checkpoint: Path, epochs: int) -> None:
 def export_weights(out: Path, directory: Path | None = None, conf: float | None = None) -> Path:
     """<out>/train/weights/best.pt -> <models>/scar_detector.pt (optimiser stripped, fp16) and
     its SHA256 line; `conf` (the score threshold chosen on the val split) is stored with it."""
-    from ..scar.detector import CONF_KEY, configure_offline
+    from ..scar.detector import CONF_KEY
     from ..weights import models_dir
     from .export import record_checksum
+    from .yolo import configure_offline
 
     configure_offline()
     from ultralytics.utils.torch_utils import strip_optimizer
@@ -247,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
     # ultralytics' own messages (args, epochs, validation) go to the same file
     ul = logging.getLogger("ultralytics")
     ul.handlers[:] = [h for h in ul.handlers if not isinstance(h, logging.FileHandler)] + [handler]
-    from ..scar.detector import configure_offline
+    from .yolo import configure_offline
 
     configure_offline(out / "yolo_config")
     if args.export:
@@ -259,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
     data_yaml = _dataset(args, out)
     if args.dataset_only:
         return 0
-    from ..scar.detector import ultralytics_yolo
+    from .yolo import ultralytics_yolo
 
     yolo = ultralytics_yolo()
     weights_dir = out / RUN_NAME / "weights"

