@@ -1,17 +1,13 @@
 """3D Slicer module: segments in -> numbers, tables and charts out.
 
 Thin GUI over ScarQuantificationLib.mrml_logic.ScarQuantificationHeadlessLogic, which does all the
-work on MRML nodes and runs headless (pytest on slicer-core). This file also holds the first-run
-installer of the extension's Python requirements (ensurePythonRequirements), shared with
-ScarSegmentation, because it needs Qt dialogs and so cannot live in a *Lib package.
+work on MRML nodes and runs headless (pytest on slicer-core). The first-run installer of the
+extension's Python requirements is ScarQuantificationLib.slicer_install (decisions in install.py),
+shared with ScarSegmentation.
 """
 
-import importlib
-import importlib.metadata
 import logging
 import os
-import re
-import traceback
 from typing import Annotated
 
 import numpy as np
@@ -19,6 +15,7 @@ import qt
 import slicer
 import vtk
 from ScarQuantificationLib.mrml_logic import ScarQuantificationHeadlessLogic
+from ScarQuantificationLib.slicer_install import ensure_requirements
 from slicer import vtkMRMLMarkupsFiducialNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.parameterNodeWrapper import Choice, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
@@ -29,10 +26,11 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-# Core-scar thresholds in the form ScarQuantificationLib.core_scar.parse_method reads ("fwhm" or
-# "<n>sd"), with their labels.
+# Core-scar thresholds by the names ScarQuantificationLib.core_scar reads ("fwhm-remote", "fwhm"
+# or "<n>sd"; docs/METRICS.md), with their labels; the first is the default.
 CORE_METHODS = {
-    "fwhm": "FWHM (remote + half of the scar maximum above it)",
+    "fwhm-remote": "FWHM above remote (remote + half of the scar maximum above it)",
+    "fwhm": "FWHM, literature (half the scar maximum; magnitude images only)",
     "2sd": "Remote myocardium + 2 SD",
     "3sd": "Remote myocardium + 3 SD",
     "5sd": "Remote myocardium + 5 SD",
@@ -53,139 +51,6 @@ SEGMENT_EDIT_EVENTS = (
     slicer.vtkSegmentation.SegmentAdded,
     slicer.vtkSegmentation.SegmentRemoved,
 )
-
-# First-run installation of Python packages ---------------------------------------------------
-
-# <module folder>/../Resources: the top-level Resources/ in the source tree, <lib>/Resources in
-# an installed extension (see the top-level CMakeLists.txt).
-REQUIREMENTS_PATH = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), os.pardir, "Resources", "requirements.txt"
-)
-_SECTION = re.compile(r"^#\s*\[([\w-]+)\]\s*$")
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)\s*(#.*)?$")
-
-
-def readRequirements(path=REQUIREMENTS_PATH, sections=None):
-    """Pinned requirements of the given sections as (name, version, noDeps) tuples."""
-    requirements, section = [], None
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            header = _SECTION.match(line)
-            if header:
-                section = header.group(1)
-                continue
-            pin = _PIN.match(line)
-            if pin and (sections is None or section in sections):
-                noDeps = bool(pin.group(3)) and "no-deps" in pin.group(3)
-                requirements.append((pin.group(1), pin.group(2), noDeps))
-    return requirements
-
-
-def missingRequirements(requirements):
-    """Requirements not installed at exactly the pinned version."""
-    missing = []
-    for name, version, noDeps in requirements:
-        try:
-            installed = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            installed = None
-        if installed != version:
-            missing.append((name, version, noDeps))
-    return missing
-
-
-def wheelsFolder():
-    """Where to put wheels for an offline installation (env SCARSEG_WHEELS overrides)."""
-    folder = os.environ.get("SCARSEG_WHEELS")
-    if folder:
-        return folder
-    settingsDir = os.path.dirname(slicer.app.slicerUserSettingsFilePath)
-    return os.path.join(settingsDir, "MyocardialScar", "wheels")
-
-
-def localWheelsArguments():
-    """pip arguments that install from the local wheels folder, or [] if it holds no wheel."""
-    folder = wheelsFolder()
-    if os.path.isdir(folder) and any(f.endswith(".whl") for f in os.listdir(folder)):
-        return ["--no-index", "--find-links", folder]
-    return []
-
-
-def offlineHelpText(what):
-    return (
-        f"Installing {what} failed (the details say why).\n\n"
-        "If this computer has no internet access:\n"
-        "1. On a computer with internet access and the same operating system and Slicer version, "
-        "run in a terminal:\n"
-        # --no-deps: the file lists every dependency itself (ultralytics must not pull its own).
-        f'   PythonSlicer -m pip download --no-deps -r "{os.path.abspath(REQUIREMENTS_PATH)}" -d wheels\n'
-        f"2. Copy the .whl files of the 'wheels' folder into:\n   {wheelsFolder()}\n"
-        "   (or set the environment variable SCARSEG_WHEELS to their folder).\n"
-        "3. Press Apply (or Compute) again: the packages are then installed from that folder "
-        "(pip --no-index --find-links).\n\n"
-        "Behind a proxy: set the HTTPS_PROXY environment variable before starting Slicer."
-    )
-
-
-def ensurePythonRequirements(sections=("quantification",), interactive=True):
-    """Install the pinned packages of these sections that are missing. True when all are present.
-
-    Runs only when the user first presses Apply/Compute, never at import. Asks first (unless
-    interactive is False, e.g. in tests), shows progress, and explains the offline route on failure.
-    """
-    missing = missingRequirements(readRequirements(REQUIREMENTS_PATH, sections))
-    if not missing:
-        return True
-    listing = "\n".join(f"{name}=={version}" for name, version, _ in missing)
-    if interactive and not slicer.util.confirmOkCancelDisplay(
-        f"MyocardialScar needs {len(missing)} Python package(s) that are not installed yet "
-        "(at the tested versions). Install them now? This takes a few minutes and needs internet "
-        "access, or a folder of downloaded wheels (see Details).",
-        windowTitle="Install Python packages",
-        detailedText=listing + "\n\n" + offlineHelpText("the packages"),
-    ):
-        return False
-    local = localWheelsArguments()
-    # One pip call resolves the ordinary pins together; --no-deps lines go in a second call.
-    calls = [
-        [f"{n}=={v}" for n, v, noDeps in missing if not noDeps],
-        [f"{n}=={v}" for n, v, noDeps in missing if noDeps] + ["--no-deps"],
-    ]
-    calls = [c for c in calls if c and c[0] != "--no-deps"]
-    dialog = slicer.util.createProgressDialog(
-        labelText="Installing Python packages...", maximum=len(calls)
-    )
-    try:
-        for i, args in enumerate(calls):
-            names = [a for a in args if not a.startswith("--")]
-            dialog.labelText = (
-                f"Installing {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
-            )
-            dialog.value = i
-            slicer.app.processEvents()
-            slicer.util.pip_install(args + local)
-    except Exception:
-        dialog.close()
-        slicer.util.errorDisplay(
-            offlineHelpText("the Python packages"),
-            windowTitle="Installation failed",
-            detailedText=traceback.format_exc(),
-        )
-        return False
-    dialog.close()
-    importlib.invalidate_caches()
-    still = missingRequirements(missing)
-    if still:
-        slicer.util.errorDisplay(
-            "These packages are still missing after installation: "
-            + ", ".join(n for n, _, _ in still)
-            + ". Restart Slicer and try again.",
-            windowTitle="Installation incomplete",
-        )
-        return False
-    return True
-
 
 #
 # ScarQuantification
@@ -224,7 +89,7 @@ class ScarQuantificationParameterNode:
     segmentation: vtkMRMLSegmentationNode
     volume: vtkMRMLScalarVolumeNode
     rv_insertion: vtkMRMLMarkupsFiducialNode
-    core_method: Annotated[str, Choice(list(CORE_METHODS))] = "fwhm"
+    core_method: Annotated[str, Choice(list(CORE_METHODS))] = "fwhm-remote"
 
 
 #
@@ -350,7 +215,7 @@ class ScarQuantificationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
     # Actions ---------------------------------------------------------------------------------
 
     def onComputeButton(self):
-        if not ensurePythonRequirements(("quantification",)):
+        if not ensure_requirements(("quantification",)):
             return
         pn = self._parameterNode
         self._computing = True
@@ -465,7 +330,7 @@ class ScarQuantificationTest(ScriptedLoadableModuleTest):
         self.test_QuarterScarRing()
 
     def test_QuarterScarRing(self):
-        self.assertTrue(ensurePythonRequirements(("quantification",), interactive=False))
+        self.assertTrue(ensure_requirements(("quantification",), interactive=False))
         volume, segmentation = self._ringPhantom()
         tables = ScarQuantificationLogic().compute(segmentation, volume)
         self.assertIn("measurements", tables)

@@ -2,18 +2,21 @@
 
 Thin GUI over ScarSegmentationLib.logic.ScarSegmentationHeadlessLogic, which runs the pipeline on
 MRML nodes and also serves the Python console and the `scarseg` command line. Only this file (and
-ScarQuantification.py) imports qt.
+ScarQuantification.py) imports qt. Apply runs the pipeline in a child process
+(ScarSegmentationLib/background.py, child_process.py); this widget only polls it from a QTimer,
+so Slicer stays responsive and Cancel ends the child at once.
 """
 
 import logging
 import os
-import threading
 import traceback
+from pathlib import Path
 from typing import Annotated
 
 import qt
 import slicer
 import vtk
+from ScarQuantificationLib.slicer_install import ensure_requirements
 from ScarSegmentationLib.logic import ScarSegmentationHeadlessLogic
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
@@ -25,25 +28,28 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-from ScarQuantification import (
-    CORE_METHODS,
-    ensurePythonRequirements,
-    labelChoices,
-    localWheelsArguments,
-    offlineHelpText,
-    wheelsFolder,
-)
+from ScarQuantification import CORE_METHODS, labelChoices
 
-# Sample data: EMIDEC Case_P100 (CC BY-NC-SA 4.0). Until both constants are set the sample is
-# not registered and the in-Slicer test says so.
-SAMPLE_URL = ""  # TODO(lead): public URL of the Case_P100 LGE image (.nii.gz)
-SAMPLE_SHA256 = ""  # TODO(lead): SHA256 of the file at SAMPLE_URL
+# Sample data: EMIDEC Case_P100 (CC BY-NC-SA 4.0; attribution and licence in its README.md),
+# shipped in <module folder>/../Resources/SampleData: the top-level Resources/ in the source tree,
+# <lib>/Resources in an installed extension (see the top-level CMakeLists.txt). Sample Data copies
+# it into its cache from these file:// URIs and checks the SHA256.
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "Resources" / "SampleData"
+SAMPLE_PATH = SAMPLE_DIR / "Case_P100.nii.gz"
+SAMPLE_LABELS_PATH = SAMPLE_DIR / "Case_P100_labels.nii.gz"
+SAMPLE_URL = SAMPLE_PATH.as_uri()
+SAMPLE_LABELS_URL = SAMPLE_LABELS_PATH.as_uri()
+SAMPLE_SHA256 = "03a47f781f58a27c8538bb2f1829d02537d138a6da2f6983a60fd456d7456200"
+SAMPLE_LABELS_SHA256 = "2984aee3b55d5e295c6f7b57046a66018e19522b665807548ce9beb157b7764a"
 SAMPLE_NAME = "EMIDEC Case_P100"
 SAMPLE_ATTRIBUTION = (
     "EMIDEC Case_P100: Lalande A, Chen Z, Decourselle T, et al. EMIDEC: a database usable for the "
     "automatic evaluation of myocardial infarction from delayed-enhancement cardiac MRI. "
     "Data 5(4):89, 2020. Licence CC BY-NC-SA 4.0."
 )
+# Least Dice of the in-Slicer test's result against the sample's reference labels (EMIDEC
+# convention). The shipped models reach about 0.87, 0.94 and 0.77 on this test-split case.
+SAMPLE_MIN_DICE = {"Myocardium": 0.75, "Blood pool": 0.85, "Scar": 0.5}
 
 SCAR_METHODS = {
     "auto": "Best validated method",
@@ -62,6 +68,9 @@ SUMMARY = {
     "myocardiumMassValueLabel": ("myocardium_mass_g", "g", 1),
 }
 
+# How often the widget reads the background run's progress lines (ms).
+POLL_INTERVAL_MS = 100
+
 LICENCE_SETTINGS_KEY = "MyocardialScar/WeightsLicenceAccepted"
 LICENCE_TEXT = (
     "The MyocardialScar models were trained on the EMIDEC dataset (Lalande et al., Data 2020), "
@@ -69,17 +78,14 @@ LICENCE_TEXT = (
     "  - non-commercial use only;\n"
     "  - give attribution to EMIDEC;\n"
     "  - share adaptations (such as fine-tuned weights) under the same licence.\n"
-    "The scar detector uses ultralytics (AGPL-3.0).\n\n"
+    "The scar detector was trained with ultralytics (AGPL-3.0).\n\n"
     "Research use only: not a medical device, not for clinical decisions.\n\n"
     "Press OK to accept these terms (asked once)."
 )
 
 
 def registerSampleData():
-    """Add Case_P100 to the Sample Data module (called once Slicer has started)."""
-    if not (SAMPLE_URL and SAMPLE_SHA256):
-        logging.info("ScarSegmentation: sample data URL not configured; sample not registered")
-        return
+    """Add Case_P100 (LGE image and reference labels) to the Sample Data module."""
     import SampleData
 
     SampleData.SampleDataLogic.registerCustomSampleDataSource(
@@ -88,11 +94,11 @@ def registerSampleData():
         thumbnailFileName=os.path.join(
             os.path.dirname(__file__), "Resources", "Icons", "ScarSegmentation.png"
         ),
-        uris=SAMPLE_URL,
-        fileNames="Case_P100.nii.gz",
-        nodeNames="Case_P100",
-        checksums=f"SHA256:{SAMPLE_SHA256}",
-        loadFileType="VolumeFile",
+        uris=[SAMPLE_URL, SAMPLE_LABELS_URL],
+        fileNames=[SAMPLE_PATH.name, SAMPLE_LABELS_PATH.name],
+        nodeNames=["Case_P100", "Case_P100 reference"],
+        checksums=[f"SHA256:{SAMPLE_SHA256}", f"SHA256:{SAMPLE_LABELS_SHA256}"],
+        loadFileType=["VolumeFile", "SegmentationFile"],
     )
 
 
@@ -111,15 +117,17 @@ class ScarSegmentation(ScriptedLoadableModule):
         self.parent.helpText = """
 Segments the left-ventricular myocardium, blood pool and scar (core, gray zone, no-reflow) in a
 short-axis late gadolinium enhancement (LGE) MRI volume, on the CPU. Select the volume, press
-Apply, then Quantify for tables and the bullseye. The first Apply installs the Python packages
-the models need (ONNX Runtime and a few others; no PyTorch).
+Apply, then Quantify for tables and the bullseye. For a volume loaded from DICOM, Export DICOM SEG
+saves the segments as a DICOM SEG object over that series. The first Apply installs the Python
+packages the models need (ONNX Runtime and a few others; no PyTorch; nothing Slicer ships and no
+newer version already installed is replaced).
 Console: <code>logic = slicer.util.getModuleLogic("ScarSegmentation");
 result = logic.process(volumeNode)</code>.
 See the <a href="https://github.com/MyocardialScar/SlicerMyocardialScar">extension documentation</a>.
 """
         self.parent.acknowledgementText = f"""
 Models trained on the EMIDEC dataset: {SAMPLE_ATTRIBUTION}
-Model weights: CC BY-NC-SA 4.0, non-commercial use only. Scar detector: ultralytics (AGPL-3.0).
+Model weights: CC BY-NC-SA 4.0, non-commercial use only. Scar detector trained with ultralytics (AGPL-3.0).
 Code licence Apache-2.0. Research use only, not a medical device.
 """
         slicer.app.connect("startupCompleted()", registerSampleData)
@@ -136,7 +144,7 @@ class ScarSegmentationParameterNode:
     output_segmentation: vtkMRMLSegmentationNode
     mc_samples: Annotated[int, WithinRange(0, 32)] = 4
     scar_method: Annotated[str, Choice(list(SCAR_METHODS))] = "auto"
-    core_method: Annotated[str, Choice(list(CORE_METHODS))] = "fwhm"
+    core_method: Annotated[str, Choice(list(CORE_METHODS))] = "fwhm-remote"
     device: Annotated[str, Choice(list(DEVICES))] = "cpu"
     keep_probabilities: bool = True
 
@@ -153,7 +161,8 @@ class ScarSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
-        self._cancel = None  # threading.Event while the pipeline runs, else None
+        self._run = None  # the BackgroundRun while the pipeline runs, else None
+        self._pollTimer = None
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -164,18 +173,23 @@ class ScarSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         self.logic = ScarSegmentationLogic()
 
+        # Polls the background run: progress lines in, results loaded when the child is done.
+        self._pollTimer = qt.QTimer()
+        self._pollTimer.setInterval(POLL_INTERVAL_MS)
+        self._pollTimer.connect("timeout()", self._onPollTimer)
+
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
 
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.ui.quantifyButton.connect("clicked(bool)", self.onQuantifyButton)
         self.ui.show3DButton.connect("clicked(bool)", self.onShow3DButton)
+        self.ui.exportDicomSegButton.connect("clicked(bool)", self.onExportDicomSegButton)
 
         self.initializeParameterNode()
 
     def cleanup(self):
-        if self._cancel is not None:
-            self._cancel.set()
+        self._cancelRun()
         self.removeObservers()
 
     def enter(self):
@@ -190,8 +204,8 @@ class ScarSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             )
 
     def onSceneStartClose(self, caller, event):
-        if self._cancel is not None:
-            self._cancel.set()
+        if self._cancelRun():
+            self.ui.statusLabel.text = "Cancelled: the scene was closed."
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event):
@@ -223,7 +237,7 @@ class ScarSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._onParameterNodeModified()
 
     def _onParameterNodeModified(self, caller=None, event=None):
-        if self._cancel is not None:
+        if self._run is not None:
             return  # running: the button is Cancel and stays enabled
         pn = self._parameterNode
         volume = pn.input_volume if pn else None
@@ -236,18 +250,18 @@ class ScarSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         hasOutput = bool(pn and pn.output_segmentation)
         self.ui.quantifyButton.enabled = hasOutput and volume is not None
         self.ui.show3DButton.enabled = hasOutput
+        self.ui.exportDicomSegButton.enabled = hasOutput and volume is not None
 
     # Running the pipeline ----------------------------------------------------------------------
 
     def onApplyButton(self):
-        if self._cancel is not None:  # the button reads Cancel while running
-            self._cancel.set()
-            self.ui.applyButton.enabled = False
-            self.ui.statusLabel.text = "Cancelling after the current step..."
+        if self._run is not None:  # the button reads Cancel while running
+            self._cancelRun()
+            self.ui.statusLabel.text = "Cancelled: the scene was left unchanged."
             return
         if not self._acceptLicence():
             return
-        if not ensurePythonRequirements(("quantification", "segmentation")):
+        if not ensure_requirements(("quantification", "segmentation")):
             self.ui.statusLabel.text = "Python packages missing: see the message shown."
             return
         pn = self._parameterNode
@@ -257,22 +271,50 @@ class ScarSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 "onnxruntime-gpu (matching your CUDA) in Slicer's Python and restart Slicer."
             )
             return
-        from ScarSegmentationLib.errors import CancelledError, ScarSegError
+        from ScarSegmentationLib.errors import ScarSegError
 
         self.logic.setParametersFromNode(pn)
-        self._setRunning(True)
         try:
-            result = self.logic.process(
-                pn.input_volume,
-                pn.output_segmentation,
-                progress=self._onProgress,
-                cancel=self._cancel,
-            )
-        except CancelledError:
-            self.ui.statusLabel.text = "Cancelled: the scene was left unchanged."
+            # Validates the volume and writes it for the child; the child starts and this returns.
+            run = self.logic.startBackground(pn.input_volume, pn.output_segmentation)
         except ScarSegError as error:  # a problem with the input the user can act on
             self.ui.statusLabel.text = f"Failed: {error}"
             slicer.util.errorDisplay(str(error), windowTitle="Scar segmentation")
+            return
+        except Exception as error:
+            self.ui.statusLabel.text = f"Failed: {error}"
+            slicer.util.errorDisplay(
+                f"Scar segmentation could not start: {error}",
+                windowTitle="Scar segmentation",
+                detailedText=traceback.format_exc(),
+            )
+            return
+        self._run = run
+        self._setRunning(True)
+        self._pollTimer.start()
+
+    def _onPollTimer(self):
+        """Progress from the child's lines; when it has ended, its results into the scene."""
+        run = self._run
+        if run is None:
+            self._pollTimer.stop()
+            return
+        run.poll()
+        self.ui.progressBar.value = int(round(100 * run.fraction))
+        self.ui.statusLabel.text = run.message
+        if not run.finished:
+            return
+        self._pollTimer.stop()
+        self._run = None
+        from ScarSegmentationLib.errors import ScarSegError
+
+        try:
+            result = self.logic.loadBackground(run)
+        except ScarSegError as error:  # the input, the models, or the child's own report
+            self.ui.statusLabel.text = f"Failed: {error}"
+            details = getattr(error, "details", "")
+            extra = {"detailedText": details} if details else {}
+            slicer.util.errorDisplay(str(error), windowTitle="Scar segmentation", **extra)
         except Exception as error:
             self.ui.statusLabel.text = f"Failed: {error}"
             slicer.util.errorDisplay(
@@ -281,23 +323,23 @@ class ScarSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 detailedText=traceback.format_exc(),
             )
         else:
-            pn.output_segmentation = result.segmentation_node
+            self._parameterNode.output_segmentation = result.segmentation_node
             self._showResult(result)
         finally:
             self._setRunning(False)
 
-    def _onProgress(self, fraction, message):
-        """Pipeline progress callback, called between slices and stages on the GUI thread.
-
-        Processing Qt events here keeps Slicer responsive and lets the Cancel click arrive; the
-        pipeline checks the cancel event at its next progress call.
-        """
-        self.ui.progressBar.value = int(round(100 * max(0.0, min(1.0, fraction))))
-        self.ui.statusLabel.text = message
-        slicer.app.processEvents()
+    def _cancelRun(self):
+        """Kill the running child (it ends within about a second); True if one was running."""
+        run, self._run = self._run, None
+        if self._pollTimer is not None:
+            self._pollTimer.stop()
+        if run is None:
+            return False
+        run.cancel()
+        self._setRunning(False)
+        return True
 
     def _setRunning(self, running):
-        self._cancel = threading.Event() if running else None
         for name in (
             "inputsCollapsibleButton",
             "advancedCollapsibleButton",
@@ -343,6 +385,41 @@ class ScarSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if layoutManager and layoutManager.threeDViewCount > 0:
             layoutManager.threeDWidget(0).threeDView().resetFocalPoint()
 
+    def onExportDicomSegButton(self):
+        """The segments as a DICOM SEG over the input's DICOM series (to send back to PACS)."""
+        pn = self._parameterNode
+        segmentation, volume = pn.output_segmentation, pn.input_volume
+        if segmentation is None or volume is None:
+            return
+        if not ensure_requirements(("dicomseg",)):
+            self.ui.statusLabel.text = "highdicom is missing: see the message shown."
+            return
+        path = qt.QFileDialog.getSaveFileName(
+            slicer.util.mainWindow(),
+            "Export DICOM SEG",
+            os.path.join(qt.QDir.homePath(), f"{volume.GetName()} segmentation.dcm"),
+            "DICOM files (*.dcm)",
+        )
+        if not path:
+            return
+        from ScarSegmentationLib.errors import ScarSegError
+
+        try:
+            written = self.logic.exportDicomSeg(segmentation, volume, path)
+        except ScarSegError as error:  # not a DICOM volume, source files gone, ...
+            slicer.util.errorDisplay(str(error), windowTitle="Export DICOM SEG")
+            return
+        except Exception as error:
+            slicer.util.errorDisplay(
+                f"DICOM SEG export failed: {error}",
+                windowTitle="Export DICOM SEG",
+                detailedText=traceback.format_exc(),
+            )
+            return
+        self.ui.statusLabel.text = (
+            f"Wrote {written}. Import it into the DICOM database to send it to PACS."
+        )
+
     # First use ---------------------------------------------------------------------------------
 
     @staticmethod
@@ -381,9 +458,12 @@ def summaryText(table, column, unit, decimals):
 class ScarSegmentationLogic(ScriptedLoadableModuleLogic, ScarSegmentationHeadlessLogic):
     """Slicer entry point; all computation is in ScarSegmentationHeadlessLogic.
 
-    Console use:
+    Console use (synchronous, in Slicer's process):
         logic = slicer.util.getModuleLogic("ScarSegmentation")
         result = logic.process(volumeNode)  # result.segmentation_node, result.table_nodes, ...
+    In the background (what Apply does): run = logic.startBackground(volumeNode), then poll
+    run.poll() / run.finished and call logic.loadBackground(run), or run.cancel().
+    DICOM SEG: logic.exportDicomSeg(result.segmentation_node, volumeNode, "segmentation.dcm").
     """
 
     def __init__(self):
@@ -392,6 +472,15 @@ class ScarSegmentationLogic(ScriptedLoadableModuleLogic, ScarSegmentationHeadles
 
     def getParameterNode(self):
         return ScarSegmentationParameterNode(super().getParameterNode())
+
+    def exportDicomSeg(self, segmentationNode, volumeNode, path):
+        """Write the segments as a DICOM SEG over the DICOM series volumeNode was loaded from
+        (found in Slicer's DICOM database); returns the path. ScarSegError says why not."""
+        from ScarSegmentationLib.mrml_dicom_seg import export_dicom_seg, source_files_of_volume
+
+        database = getattr(slicer, "dicomDatabase", None)
+        files = source_files_of_volume(volumeNode, database.fileForInstance if database else None)
+        return export_dicom_seg(segmentationNode, volumeNode, path, files)
 
     def setParametersFromNode(self, parameterNode=None):
         """Pipeline options (and device) from the module's parameter node, as the GUI set them."""
@@ -417,19 +506,60 @@ class ScarSegmentationTest(ScriptedLoadableModuleTest):
     def runTest(self):
         self.setUp()
         self.test_ProcessSample()
+        self.setUp()
+        self.test_ApplyInBackground()
+
+    def test_ApplyInBackground(self):
+        """What Apply does: the pipeline in PythonSlicer on the synthetic phantom, results loaded
+        into the scene; then a second run cancelled, leaving the scene as it was."""
+        import time
+
+        self.assertTrue(ensure_requirements(("quantification", "segmentation"), interactive=False))
+        from ScarSegmentationLib import mrml
+        from ScarSegmentationLib.phantom import make_phantom
+
+        study, _ = make_phantom(seed=3)
+        volume = mrml.volume_node_from_study(slicer.mrmlScene, study, "phantom")
+        logic = ScarSegmentationLogic()
+
+        run = logic.startBackground(volume)
+        deadline = time.monotonic() + 600
+        while not run.finished and time.monotonic() < deadline:
+            run.poll()
+            slicer.app.processEvents()
+            time.sleep(0.05)
+        run.poll()
+        self.assertTrue(run.succeeded, str(run.failure()))
+        result = logic.loadBackground(run)
+        segmentation = result.segmentation_node.GetSegmentation()
+        for name in ("Myocardium", "Blood pool", "Scar"):
+            self.assertTrue(segmentation.GetSegmentIdBySegmentName(name), name)
+        self.assertIn("measurements", result.table_nodes)
+
+        count = slicer.mrmlScene.GetNumberOfNodes()
+        run = logic.startBackground(volume)
+        while not any(e.event == "progress" for e in run.events):
+            self.assertLess(time.monotonic(), deadline, "no progress from the child")
+            run.poll()
+            time.sleep(0.02)
+        started = time.monotonic()
+        run.cancel()
+        self.assertLess(time.monotonic() - started, 2.0)
+        self.assertTrue(run.finished and run.cancelled)
+        self.assertEqual(slicer.mrmlScene.GetNumberOfNodes(), count)
+        self.delayDisplay("Apply in the background: passed")
 
     def test_ProcessSample(self):
-        if not (SAMPLE_URL and SAMPLE_SHA256):
-            self.delayDisplay("Sample URL not configured: ScarSegmentationTest did not run")
-            return
-        self.assertTrue(
-            ensurePythonRequirements(("quantification", "segmentation"), interactive=False)
-        )
+        """The shipped EMIDEC Case_P100 from Sample Data, segmented with the default options;
+        segments, tables and the Dice against the shipped reference labels checked."""
+        self.assertTrue(SAMPLE_PATH.is_file(), f"sample not shipped: {SAMPLE_PATH}")
+        self.assertTrue(ensure_requirements(("quantification", "segmentation"), interactive=False))
         import SampleData
 
         registerSampleData()
         volume = SampleData.downloadSample(SAMPLE_NAME)
         self.assertIsNotNone(volume)
+        self.assertEqual(volume.GetName(), "Case_P100")
 
         result = ScarSegmentationLogic().process(volume)
 
@@ -440,10 +570,27 @@ class ScarSegmentationTest(ScriptedLoadableModuleTest):
         }
         for name in ("Myocardium", "Blood pool", "Scar"):
             self.assertIn(name, names)
-        myocardiumId = segmentation.GetSegmentIdBySegmentName("Myocardium")
-        mask = slicer.util.arrayFromSegmentBinaryLabelmap(
-            result.segmentation_node, myocardiumId, volume
-        )
-        self.assertGreater(int(mask.sum()), 0, "empty myocardium")
-        self.assertIn("measurements", result.table_nodes)
+        for table in ("measurements", "slices", "lesions", "aha"):
+            self.assertIn(table, result.table_nodes)
+            self.assertGreater(result.table_nodes[table].GetNumberOfRows(), 0, table)
+        burden = result.table_nodes["measurements"].GetTable().GetColumnByName("scar_burden_pct")
+        self.assertIsNotNone(burden)
+        self.assertTrue(1.0 < burden.GetValue(0) < 60.0, burden.GetValue(0))
+
+        import SimpleITK as sitk
+
+        reference = sitk.GetArrayFromImage(sitk.ReadImage(str(SAMPLE_LABELS_PATH)))
+        expected = {
+            "Myocardium": reference >= 2,
+            "Blood pool": reference == 1,
+            "Scar": reference >= 3,
+        }
+        for name, least in SAMPLE_MIN_DICE.items():
+            mask = slicer.util.arrayFromSegmentBinaryLabelmap(
+                result.segmentation_node, segmentation.GetSegmentIdBySegmentName(name), volume
+            ).astype(bool)
+            self.assertEqual(mask.shape, expected[name].shape, name)
+            dice = 2.0 * (mask & expected[name]).sum() / (mask.sum() + expected[name].sum())
+            logging.info(f"ScarSegmentationTest: {name} Dice {dice:.3f}")
+            self.assertGreaterEqual(dice, least, f"{name} Dice {dice:.3f} < {least}")
         self.delayDisplay("ScarSegmentationTest passed")

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 # As the command line does (see ScarSegmentationLib/cli.py): no OpenMP spin-waiting.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# the ONNX export of the SAM encoder is cached per run, not in the user's home
-os.environ.setdefault("SCARSEG_CACHE", tempfile.mkdtemp(prefix="scarseg-test-cache-"))
 
 import pytest
 

@@ -88,7 +88,9 @@ def phases(study: str, threads: int) -> dict[str, float]:
 def batch_csv(n: int, folder: Path) -> Path:
     """A CSV of n real studies: the EMIDEC NIfTI cases, then MyoPS."""
     rows = [(c, study_path(c)) for c in ("Case_P100", "Case_N006")]
-    rows += [(p.name, p / f"{p.name}_LGE.nii.gz") for p in sorted((DATA / "myops-train25").glob("Case*"))]
+    rows += [
+        (p.name, p / f"{p.name}_LGE.nii.gz") for p in sorted((DATA / "myops-train25").glob("Case*"))
+    ]
     rows = rows[:n]
     if len(rows) < n:
         raise SystemExit(f"only {len(rows)} studies found in {DATA}")
@@ -101,7 +103,9 @@ def batch_csv(n: int, folder: Path) -> Path:
 
 
 def folder_mb(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink()) / 1e6
+    return (
+        sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink()) / 1e6
+    )
 
 
 def main() -> int:
@@ -157,8 +161,10 @@ def main() -> int:
     report["environment"] = {
         "path": str(venv),
         "size_mb": folder_mb(venv),
-        "torch_importable": subprocess.run([python, "-c", "import torch"],
-                                           capture_output=True).returncode == 0,  # fmt: skip
+        "torch_importable": subprocess.run(
+            [python, "-c", "import torch"], capture_output=True
+        ).returncode
+        == 0,  # fmt: skip
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1) + "\n")

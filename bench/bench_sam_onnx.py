@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -36,9 +37,9 @@ from ScarSegmentationLib import weights  # noqa: E402
 from ScarSegmentationLib.data import load_emidec_png, load_myops, load_split  # noqa: E402
 from ScarSegmentationLib.intensity import standardize_slice  # noqa: E402
 from ScarSegmentationLib.runtime import sam as runtime_sam  # noqa: E402
-from ScarSegmentationLib.scar import sam_model  # noqa: E402
 from ScarSegmentationLib.scar.sam_augment import as_array, make_frame_sample  # noqa: E402
 from ScarSegmentationLib.scar.segmenter import sigmoid  # noqa: E402
+from ScarSegmentationLib.training import sam_model  # noqa: E402
 
 LEVELS = {
     "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     enc = {f"onnx {lv}": session(enc_path, lv, args.threads) for lv in LEVELS}
     enc["int8"] = session(quantized(enc_path, tmp, False), "all", args.threads)
     enc["int8 per-channel"] = session(quantized(enc_path, tmp, True), "all", args.threads)
+    shutil.rmtree(tmp)  # the sessions hold the models in memory
     dec = session(dec_path, "all", args.threads)
 
     def onnx_decode(emb: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -147,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         times["torch"].append(t)
         embs = {}
         for name, s in enc.items():
-            embs[name], t = timed(lambda s=s: s.run(None, {"x": x})[0])
+            out, t = timed(s.run, None, {"x": x})
+            embs[name] = out[0]
             times[name].append(t)
         l_torch, t = timed(torch_sam.decode, e_torch, boxes)
         times["decoder torch"].append(t)
@@ -186,19 +189,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"frame {i + 1}/{len(frames)}: torch {times['torch'][-1]:.2f} s, onnx "
               f"{times['onnx all'][-1]:.2f} s, int8 {times['int8'][-1]:.2f} s", flush=True)  # fmt: skip
 
+    # batches of b frames, each followed by the same b frames one at a time (same load)
     stack = np.stack([runtime_sam.prepare(f[2])[0] for f in frames])
     for b in [int(v) for v in args.batches.split(",") if v]:
         for name in ("onnx all", "int8"):
-            key = f"{name} batch {b}"
-            times[key] = []
+            batched, single = f"{name} batch {b}", f"{name} batch 1 (beside batch {b})"
+            times[batched], times[single] = [], []
             for s0 in range(0, len(stack) - b + 1, b):
-                _, t = timed(lambda s0=s0, name=name: enc[name].run(None, {"x": stack[s0:s0 + b]}))
-                times[key].append(t / b)
-            # batch 1 again right after, so load changes show up
-            times[f"{name} batch 1 (again)"] = [
-                timed(lambda i=i, name=name: enc[name].run(None, {"x": stack[i:i + 1]}))[1]
-                for i in range(len(stack))
-            ]
+                _, t = timed(enc[name].run, None, {"x": stack[s0 : s0 + b]})
+                times[batched].append(t / b)
+                t = sum(timed(enc[name].run, None, {"x": stack[i : i + 1]})[1]
+                        for i in range(s0, s0 + b))  # fmt: skip
+                times[single].append(t / b)
+
+    # OnnxSam.encode as the pipeline calls it (all frames of a study at once): frames in parallel
+    # on one-thread runs vs one after another on a multi-threaded session, alternated per group
+    sam = runtime_sam.OnnxSam(enc_path, dec_path, n_threads=args.threads)
+    raw = np.stack([f[2] for f in frames])
+    for name in ("OnnxSam.encode parallel", "OnnxSam.encode sequential"):
+        times[f"{name} (groups of 6)"] = []
+    for s0 in range(0, len(raw) - 5, 6):
+        for name, workers in (("parallel", args.threads), ("sequential", 1)):
+            sam.workers = workers
+            _, t = timed(sam.encode, raw[s0 : s0 + 6])
+            times[f"OnnxSam.encode {name} (groups of 6)"].append(t / 6)
 
     print(f"\nseconds per frame ({args.threads} threads, {len(frames)} frames; median / min)")
     print("| variant | median | min |\n|---|---|---|")
@@ -209,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {k} | {np.max(v):.2e} | {np.median(v):.2e} |")
     print("\n| masks >= 0.5 vs onnx fp32 | Dice min | Dice mean | pooled Dice |\n|---|---|---|---|")
     for k, v in dices.items():
-        print(f"| {k} | {np.min(v):.4f} | {np.mean(v):.4f} | {2 * pooled[k][0] / pooled[k][1]:.4f} |")
+        print(
+            f"| {k} | {np.min(v):.4f} | {np.mean(v):.4f} | {2 * pooled[k][0] / pooled[k][1]:.4f} |"
+        )
     return 0
 
 

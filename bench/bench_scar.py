@@ -69,7 +69,6 @@ from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
 from ScarSegmentationLib.factory import MYOCARDIUM_NETS, build_pipeline  # noqa: E402
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions  # noqa: E402
 from ScarSegmentationLib.runtime.detector import OnnxScarDetector  # noqa: E402
-from ScarSegmentationLib.scar import sam_model  # noqa: E402
 from ScarSegmentationLib.scar.boxes import Box, gt_boxes, score_frame  # noqa: E402
 from ScarSegmentationLib.scar.frame import label_frame  # noqa: E402
 from ScarSegmentationLib.scar.segmenter import ScarSegmenter, load_segmenter  # noqa: E402
@@ -79,6 +78,7 @@ from ScarSegmentationLib.stages.scar_fuse import ScarFuseStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_head_boxes import ScarHeadBoxesStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_segment import ScarSegmentStage  # noqa: E402
 from ScarSegmentationLib.stages.scar_unet import ScarUNetStage  # noqa: E402
+from ScarSegmentationLib.training import sam_model  # noqa: E402
 
 NOMINAL_PNG_VOXEL_ML = 1.43 * 1.43 * 11.5 / 1000.0
 CENTRES = ("EMIDEC PNG", "EMIDEC NIfTI", "MyoPS")
@@ -87,18 +87,25 @@ SAM_METHODS = ("sam_gt", "unet_sam", "yolo_sam", "yolo_sam_nokl", "fused")
 
 
 class EmbeddingCache:
-    """Bench-only: SAM variants prompted differently on the same frame reuse its embedding."""
+    """Bench-only: SAM variants prompted differently on the same frame reuse its embedding. A
+    segmenter backend (encode/decode) around another, frames looked up one by one in a store
+    shared by all the variants (their encoder is the same package's weights)."""
 
-    def __init__(self) -> None:
-        self.store: dict[str, torch.Tensor] = {}
-        self.encode = sam_model.encode
-        sam_model.encode = self  # type: ignore[assignment]
+    def __init__(self, sam, store: dict[str, np.ndarray]) -> None:
+        self.sam = sam
+        self.store = store
 
-    def __call__(self, net: torch.nn.Module, frames: np.ndarray) -> torch.Tensor:
-        key = hashlib.sha1(np.ascontiguousarray(frames, dtype=np.float32).tobytes()).hexdigest()
-        if key not in self.store:
-            self.store[key] = self.encode(net, frames)
-        return self.store[key]
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        frames = np.ascontiguousarray(frames, dtype=np.float32)
+        keys = [hashlib.sha1(f.tobytes()).hexdigest() for f in frames]
+        todo = [i for i, k in enumerate(keys) if k not in self.store]
+        if todo:
+            for i, e in zip(todo, self.sam.encode(frames[todo]), strict=True):
+                self.store[keys[i]] = e
+        return np.stack([self.store[k] for k in keys])
+
+    def decode(self, embedding: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        return self.sam.decode(embedding, boxes)
 
 
 def load_unet(path: str | None) -> torch.nn.Module | None:
@@ -107,13 +114,14 @@ def load_unet(path: str | None) -> torch.nn.Module | None:
     return weights.load_model("scar_unet") if weights.available("scar_unet") else None
 
 
-def load_nokl(path: str | None) -> torch.nn.Module | None:
+def load_nokl(path: str | None) -> sam_model.TorchSam | None:
+    """The no-KL checkpoint on the torch backend (a checkpoint, not a shipped ONNX model)."""
     if not path or not Path(path).is_file():
         return None
     net = sam_model.build_base()
     state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
     sam_model.load_fine_tuned(net, state)
-    return net.eval()
+    return sam_model.TorchSam(net)
 
 
 def fresh(base: PipelineContext) -> PipelineContext:
@@ -292,14 +300,15 @@ def main(argv: list[str] | None = None) -> int:
         sam_options = {"passes": args.sam_passes, "threshold": args.sam_threshold}
         models["sam"] = load_segmenter(**{k: v for k, v in sam_options.items() if v})
         models["detector"] = OnnxScarDetector.load(weights.model_path("scar_detector"))
-        models["cache"] = EmbeddingCache()
+        models["cache"] = {}  # embeddings shared by the SAM variants (one study at a time)
+        models["sam"].sam = EmbeddingCache(models["sam"].sam, models["cache"])
     if "yolo_sam_nokl" in methods:
-        net = load_nokl(args.nokl)
-        if net is None:
+        nokl = load_nokl(args.nokl)
+        if nokl is None:
             methods.remove("yolo_sam_nokl")
             print(f"yolo_sam_nokl: {args.nokl} missing; skipped")
-        else:
-            models["nokl"] = ScarSegmenter(net)  # same passes as the shipped one
+        else:  # same passes as the shipped one
+            models["nokl"] = ScarSegmenter(EmbeddingCache(nokl, models["cache"]))
 
     rows = []
     items = studies(args.split)
@@ -313,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         models.pop("boxes", None)
         if "cache" in models:
-            models["cache"].store.clear()
+            models["cache"].clear()
         for m in methods:
             scar, myo, seconds, counts = run_method(m, base, lab, models)
             row = {"centre": centre, "patient": pid, "method": m, "seconds": seconds}

@@ -31,10 +31,10 @@ import torch  # noqa: E402
 from ScarQuantificationLib.metrics import area_similarity, dice, perimeter_similarity  # noqa: E402
 from ScarSegmentationLib.data import load_all, load_split  # noqa: E402
 from ScarSegmentationLib.intensity import standardize_slice  # noqa: E402
-from ScarSegmentationLib.scar import sam_model  # noqa: E402
 from ScarSegmentationLib.scar.boxes import gt_boxes  # noqa: E402
 from ScarSegmentationLib.scar.frame import gt_box, label_frame, scar_frame, to_slice  # noqa: E402
 from ScarSegmentationLib.scar.sam_augment import as_array  # noqa: E402
+from ScarSegmentationLib.training import sam_model  # noqa: E402
 
 
 def variants(args: argparse.Namespace) -> dict[str, dict | None]:

@@ -23,7 +23,7 @@ sys.path[:0] = [str(REPO / "ScarSegmentation"), str(REPO / "ScarQuantification")
 from ScarQuantificationLib.core_scar import threshold_scar  # noqa: E402
 from ScarSegmentationLib.data.loaders import load_emidec_png, load_myops  # noqa: E402
 
-METHODS = ("fwhm", "2sd", "3sd", "5sd", "6sd")
+METHODS = ("fwhm-remote", "fwhm", "2sd", "3sd", "5sd", "6sd")
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:

@@ -8,26 +8,36 @@ as seen from the apex). Basal and mid rings: 60-degree segments, the anterior in
 border between anterior (1, 7) and anteroseptal (2, 8) and the septum spanning the 120 degrees after
 it. Apical ring: four 90-degree segments with the septal one (14) centred on the septum (60 degrees).
 
-Reference: the user's anterior RV insertion point when given (its direction from the LV centre of
-its slice, used on every slice), else estimated from the patient coordinate system: the septum
-centre (60 AHA degrees) is taken SEPTUM_FROM_ANTERIOR_DEG from the anterior direction projected into
-the slice plane, towards the patient's right, so the insertion lies 60 - 25 = 35 degrees from that
-projection on the lateral side. The RV sits anterior to the LV: on the 25 MyoPS RV labels, the
-middle of the RV blood pool's angular span lies a median 23.5 degrees (IQR 18-28, range 7-53) from
-the projected anterior, which gives the constant (a naive "anterior = middle of the anterior segment"
-would put the septum 65 degrees off, a whole segment). The turning sense puts the septum towards the
-patient's right (or, when the slice plane hides left/right, follows the apex-to-base order). The
-table's `angle_reference` column says which was used.
+Reference, first available of:
+1. the user's anterior RV insertion point (its direction from the LV centre of its slice, used on
+   every slice);
+2. the RV insertion points detected on the LGE image itself (rv_insertion.py), slice by slice: the
+   middle of each slice's two insertion points is the septum centre (60 AHA degrees), the same
+   convention that puts the anterior insertion at 0 for a 120-degree septum; slices without their
+   own arc (apex cap) use the stack's septum direction. Validated against the MyoPS RV labels
+   (bench/bench_rv_insertion.py). Which of the two points is anterior follows the turning sense;
+3. without an image, an estimate from the patient coordinate system: the septum centre is taken
+   SEPTUM_FROM_ANTERIOR_DEG from the anterior direction projected into the slice plane, towards
+   the patient's right. On the 25 MyoPS RV labels the middle of the RV blood pool's angular span
+   lies a median 23.5 degrees (IQR 18-28, range 7-53) from the projected anterior, which gives the
+   constant. EMIDEC's axis-aligned direction carries no cardiac orientation, so there this is a
+   guess, and a rotated image moves it.
+The turning sense puts the septum towards the patient's right (or, when the slice plane hides
+left/right, follows the apex-to-base order): a property of the image's handedness, which rotating
+the pixels in plane does not change. The table's `angle_reference` column says which reference
+was used and `orientation_confident` whether it is trustworthy (0 for the patient-axes estimate
+and for a detection too few slices support): the bullseye then says so in its title.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .slices import SliceGeometry, geometry_and_myocardium, scar_in_myocardium
+from .rv_insertion import RVDetection, detect_rv_insertion
+from .slices import SliceGeometry, geometry_and_myocardium, get_mask, scar_in_myocardium
 from .table import Column, Table
 from .transmurality import N_CHORDS, chord_fractions, chord_samples, chord_summary
 
@@ -64,10 +74,14 @@ class AngularReference:
     angle: float  # radians, atan2(y_mm, x_mm) with x along i (columns), y along j (rows)
     sense: int  # +1 when the AHA angle grows with the atan2 angle, else -1
     basis: str  # what the reference came from, for the table
+    confident: bool = True  # False: an estimate the report must flag
+    slice_angles: Mapping[int, float] = field(default_factory=dict)  # per-slice k overrides
 
-    def aha_angle(self, angles: np.ndarray) -> np.ndarray:
-        """AHA angle in [0, 2 pi): 0 at the insertion, growing towards the septum."""
-        return np.mod(self.sense * (np.asarray(angles, float) - self.angle), 2 * np.pi)
+    def aha_angle(self, angles: np.ndarray, k: int | None = None) -> np.ndarray:
+        """AHA angle in [0, 2 pi): 0 at the insertion, growing towards the septum (slice k's own
+        reference when it has one)."""
+        ref = self.slice_angles.get(int(k), self.angle) if k is not None else self.angle
+        return np.mod(self.sense * (np.asarray(angles, float) - ref), 2 * np.pi)
 
 
 def segment_of(aha_angle: np.ndarray, level: str) -> np.ndarray:
@@ -126,7 +140,52 @@ def reference_from_direction(
         f"estimated from the patient coordinate system ({geo}; septum centre "
         f"{SEPTUM_FROM_ANTERIOR_DEG:g} deg from anterior; {sense_basis})"
     )
-    return AngularReference(angle, sense, basis)
+    return AngularReference(angle, sense, basis, confident=False)
+
+
+def reference_from_detection(
+    detection: RVDetection, direction: np.ndarray | None, geometry: SliceGeometry
+) -> AngularReference:
+    """Reference from RV insertion points detected on the image: each slice's septum centre (the
+    middle of its two insertion points) at 60 AHA degrees; the stack's septum where a slice has
+    no arc of its own."""
+    sense, sense_basis = rotation_sense(direction, geometry)
+    turn = sense * np.radians(60.0)
+    per_slice = {k: float(arc.centre - turn) for k, arc in detection.arcs.items()}
+    confident = detection.confident
+    doubts = "; ".join(detection.doubts())
+    basis = (
+        f"RV insertion points detected on the LGE image ({detection.summary()} support it; "
+        f"septum centre midway between them; {sense_basis})"
+        + ("" if confident else f"; NOT CONFIDENT, check the orientation: {doubts}")
+    )
+    return AngularReference(
+        float(detection.septum - turn), sense, basis, confident, slice_angles=per_slice
+    )
+
+
+def angular_reference(
+    masks: Mapping[str, np.ndarray],
+    geometry: SliceGeometry,
+    myocardium: np.ndarray,
+    image: np.ndarray | None = None,
+    direction: np.ndarray | None = None,
+    rv_insertion: Sequence[float] | None = None,
+    rv_insertion_space: str = "ijk",
+    spacing: Sequence[float] = (1.0, 1.0, 1.0),
+    origin: Sequence[float] | None = None,
+) -> AngularReference:
+    """The AHA reference (module doc): the user's point, else detection on `image`, else the
+    patient axes."""
+    if rv_insertion is not None:
+        ijk = point_to_ijk(rv_insertion, rv_insertion_space, spacing, origin, direction)
+        return reference_from_point(ijk, direction, geometry)
+    if image is not None:
+        scar = get_mask(masks, "Scar", myocardium.shape)
+        detection = detect_rv_insertion(image, myocardium, geometry, scar)
+        if detection is not None:
+            return reference_from_detection(detection, direction, geometry)
+    return reference_from_direction(direction, geometry)
 
 
 def point_to_ijk(
@@ -192,6 +251,13 @@ COLUMNS = [
         "",
         "where the angular reference (anterior RV insertion) came from",
     ),
+    Column(
+        "orientation_confident",
+        "bit",
+        "",
+        "1: user RV insertion point or a confident detection on the image; 0: an estimate "
+        "(patient axes, or a detection too few slices support): check the segment orientation",
+    ),
 ]
 
 
@@ -206,15 +272,19 @@ def aha_table(
     origin: Sequence[float] | None = None,
     n_chords: int = N_CHORDS,
     geometry: SliceGeometry | None = None,
+    image: np.ndarray | None = None,
+    reference: AngularReference | None = None,
 ) -> Table:
-    """Per-segment table (segments 1-16, plus 17 when apex cap slices exist); needs "Scar"."""
+    """Per-segment table (segments 1-16, plus 17 when apex cap slices exist); needs "Scar".
+
+    The angular reference (module doc): `reference` when given, else the user's `rv_insertion`,
+    else RV insertion points detected on `image` (the LGE stack, (k, j, i)), else the patient axes.
+    """
     g, myo = geometry_and_myocardium(masks, spacing, apex_to_base, positions_mm, geometry)
     scar = scar_in_myocardium(masks, myo, "AHA table")
-    if rv_insertion is not None:
-        ijk = point_to_ijk(rv_insertion, rv_insertion_space, spacing, origin, direction)
-        ref = reference_from_point(ijk, direction, g)
-    else:
-        ref = reference_from_direction(direction, g)
+    ref = reference or angular_reference(
+        masks, g, myo, image, direction, rv_insertion, rv_insertion_space, spacing, origin
+    )
     sy, sx = g.pixel_spacing
     myo_ml = np.zeros(18)
     scar_ml = np.zeros(18)
@@ -224,14 +294,14 @@ def aha_table(
         level = "apex" if g.cap[k] else LEVEL_OF_REGION[g.regions[k]]
         row, col = g.centres[k]
         rr, cc = np.nonzero(myo[k])
-        seg = segment_of(ref.aha_angle(np.arctan2((rr - row) * sy, (cc - col) * sx)), level)
+        seg = segment_of(ref.aha_angle(np.arctan2((rr - row) * sy, (cc - col) * sx), k), level)
         voxel_ml = g.pixel_area_mm2 * g.slab[k] / 1000.0
         myo_ml += np.bincount(seg, minlength=18) * voxel_ml
         scar_ml += np.bincount(seg, weights=scar[k][rr, cc], minlength=18) * voxel_ml
         slices[np.unique(seg)] += 1
         samples = chord_samples(myo[k], (row, col), g.pixel_spacing, n_chords)
         frac = chord_fractions(samples, myo[k], scar[k])
-        chord_seg = segment_of(ref.aha_angle(samples.angles), level)
+        chord_seg = segment_of(ref.aha_angle(samples.angles, k), level)
         for s in np.unique(chord_seg):
             fractions[int(s)].append(frac[chord_seg == s])
     table = Table("aha", list(COLUMNS))
@@ -250,5 +320,6 @@ def aha_table(
             transmurality_max=tm.get("transmurality_max"),
             scar_extent_pct=tm.get("scar_extent_pct"),
             angle_reference=ref.basis,
+            orientation_confident=int(ref.confident),
         )
     return table

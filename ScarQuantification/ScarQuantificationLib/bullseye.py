@@ -1,7 +1,11 @@
 """AHA bullseye plot (PNG, matplotlib Agg): one value per segment, with a colour bar.
 
 Standard layout as seen from the apex: basal ring outside, apex cap (17) in the centre, anterior at
-the top, septum on the left. Segments without a value are drawn grey and labelled "n/a".
+the top, septum on the left. Segments without a value are drawn grey and labelled "n/a". The two
+RV insertion points (the borders of segments 1|2 and 3|4, where aha.py puts them) are marked on the
+rim, and the sides are named. From an AHA table, the orientation's source is written under the
+picture, and a title that warns when the orientation is not confident (aha.py's
+`orientation_confident` column is 0: the segments may be turned).
 """
 
 from __future__ import annotations
@@ -46,8 +50,10 @@ def bullseye_png(
     vmax: float | None = None,
     cmap: str = "YlOrRd",
     decimals: int = 0,
+    orientation: str = "",
 ) -> Path:
-    """Write the bullseye of `values` (segment -> value; 17 drawn only when present) to `path`."""
+    """Write the bullseye of `values` (segment -> value; 17 drawn only when present) to `path`.
+    `orientation`: where the AHA orientation came from, written under the picture."""
     finite = [float(v) for v in values.values() if v is not None and np.isfinite(v)]
     lo = vmin if vmin is not None else (min(finite) if finite else 0.0)
     hi = vmax if vmax is not None else (max(finite) if finite else 1.0)
@@ -82,9 +88,20 @@ def bullseye_png(
     ax.set_aspect("equal")
     ax.axis("off")
     ax.text(0, 4.1, "anterior", ha="center", va="bottom", fontsize=8)
-    ax.text(-4.1, 0, "septal", ha="right", va="center", fontsize=8, rotation=90)
+    ax.text(-4.1, 0, "septal (RV side)", ha="right", va="center", fontsize=8, rotation=90)
+    ax.text(4.1, 0, "lateral", ha="left", va="center", fontsize=8, rotation=270)
+    ax.text(0, -4.1, "inferior", ha="center", va="top", fontsize=8)
+    for angle, mark in ((120.0, "anterior\nRV insertion"), (240.0, "inferior\nRV insertion")):
+        t = np.radians(angle)
+        ax.plot(4.05 * np.cos(t), 4.05 * np.sin(t), marker="v" if angle < 180 else "^",
+                color="tab:blue", markersize=7)  # fmt: skip
+        ax.text(4.3 * np.cos(t), 4.3 * np.sin(t), mark, ha="right", va="center", fontsize=6,
+                color="tab:blue")  # fmt: skip
     if title:
-        ax.set_title(title, fontsize=10, pad=16)
+        ax.set_title(title, fontsize=10, pad=16, color="black" if "NOT CONFIDENT" not in title
+                     else "darkred")  # fmt: skip
+    if orientation:
+        fig.text(0.02, 0.01, orientation, fontsize=5.5, ha="left", va="bottom", wrap=True)
     bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=colours), ax=ax, fraction=0.046)
     bar.set_label(label)
     path = Path(path)
@@ -93,9 +110,22 @@ def bullseye_png(
     return path
 
 
+UNCERTAIN = "AHA orientation NOT CONFIDENT: check the segments (caption says why)"
+
+
 def bullseye_from_table(table: Table, column: str, path: str | Path, **kwargs: object) -> Path:
-    """Bullseye of one column of the AHA table; label defaults to the column name and unit."""
+    """Bullseye of one column of the AHA table; label defaults to the column name and unit. The
+    table's orientation columns (aha.py) give the caption and, when not confident, the warning
+    in the title."""
     c = table.column(column)
     values = dict(zip(table.values("segment"), table.values(column), strict=True))
     kwargs.setdefault("label", f"{column} ({c.unit})" if c.unit else column)
+    names = {col.name for col in table.columns}
+    if table.rows and "angle_reference" in names:
+        kwargs.setdefault("orientation", f"orientation: {table.rows[0]['angle_reference']}")
+    if table.rows and "orientation_confident" in names:
+        confident = table.rows[0].get("orientation_confident")
+        if confident is not None and not int(confident):
+            title = str(kwargs.get("title") or "")
+            kwargs["title"] = f"{title}\n{UNCERTAIN}" if title else UNCERTAIN
     return bullseye_png(values, path, **kwargs)

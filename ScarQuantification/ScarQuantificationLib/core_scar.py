@@ -1,14 +1,19 @@
 """Intensity thresholds in the myocardium: FWHM / n-SD core scar and gray zone, and threshold scar.
 
-Every threshold is measured from a remote-myocardium baseline, so an additive intensity offset
-(EMIDEC's phase-sensitive-like offset, air near 2048) changes nothing and magnitude images (MyoPS,
-black background) are handled by the same formulas:
+Three named methods (docs/METRICS.md says which to use when, with references):
 
-- FWHM:  threshold = remote + 0.5 * (I_max - remote), I_max = a high percentile of the bright
-  intensities (robust maximum). For the core, remote = median of the myocardium outside the enhanced
-  region and I_max is taken over the enhanced region (no-reflow excluded: it is dark).
-- n-SD:  threshold = mean_remote + n * SD_remote (n = 2, 3, 5, 6 are the usual choices).
+- "fwhm" (full width at half maximum, Amado et al. 2004, as cvi42 and Segment use the term):
+  threshold = 0.5 * I_max, I_max = a high percentile of the bright intensities (robust maximum).
+  It presumes zero signal means zero intensity (magnitude images with a black background, as
+  MyoPS); with an intensity offset (phase-sensitive-like images such as EMIDEC's, air near 2048)
+  half the maximum can lie below the remote myocardium, and then every voxel passes.
+- "fwhm-remote" (the default): threshold = remote + 0.5 * (I_max - remote), half way from the
+  remote-myocardium baseline to the maximum: an additive offset changes nothing, and on a
+  magnitude image it is the literature FWHM measured above remote myocardium instead of above 0.
+- "<n>sd": threshold = mean_remote + n * SD_remote (n = 2, 3, 5, 6 are the usual choices).
 
+For the core, remote = the myocardium outside the enhanced region (its median for fwhm-remote, its
+mean and SD for n-SD) and I_max is taken over the enhanced region (no-reflow excluded: it is dark).
 Voxels with I >= threshold are core (inside the given scar) or scar (inside the myocardium).
 `per_slice=True` measures remote and I_max slice by slice (coil shading, per-slice scaling), falling
 back to the volume values on slices with too few voxels.
@@ -25,7 +30,23 @@ from scipy import ndimage
 
 # Remote / bright samples smaller than this are too noisy for a per-slice estimate.
 MIN_VOXELS = 30
-_METHOD = re.compile(r"^(fwhm|(\d+(?:\.\d+)?)\s*-?sd)$")
+FWHM = "fwhm"  # literature: half the maximum
+FWHM_REMOTE = "fwhm-remote"  # half way from the remote baseline to the maximum
+DEFAULT_METHOD = FWHM_REMOTE
+METHOD_NAMES = (FWHM_REMOTE, FWHM, "<n>sd")
+_METHOD = re.compile(r"^(?:fwhm(?P<remote>[-_ ]?remote)?|(?P<n>\d+(?:\.\d+)?)\s*-?sd)$")
+
+
+@dataclass(frozen=True)
+class ThresholdMethod:
+    """A parsed method name: kind "fwhm", "fwhm-remote" or "sd" (with n_sd)."""
+
+    kind: str
+    n_sd: float | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.n_sd:g}sd" if self.kind == "sd" else self.kind
 
 
 class NoRemoteMyocardium(ValueError):
@@ -47,7 +68,7 @@ class RemoteStats:
 class Thresholds:
     """What a threshold segmentation used: method, baseline, robust maximum and thresholds."""
 
-    method: str  # "fwhm" or "<n>sd"
+    method: str  # "fwhm", "fwhm-remote" or "<n>sd"
     scope: str  # "volume" or "slice"
     remote: RemoteStats  # volume-level baseline
     max_intensity: float | None  # volume-level robust maximum (FWHM only)
@@ -69,17 +90,30 @@ class ThresholdScarResult:
     thresholds: Thresholds
 
 
-def parse_method(method: str) -> float | None:
-    """'fwhm' -> None; '3sd', '3-sd', '3 SD' -> 3.0."""
-    m = _METHOD.match(method.strip().lower())
+def threshold_method(method: str | ThresholdMethod) -> ThresholdMethod:
+    """'fwhm' (half the maximum), 'fwhm-remote' ('fwhm remote', 'fwhm_remote'), '3sd' ('3-sd',
+    '3 SD') -> ThresholdMethod; raises ValueError naming the accepted names otherwise."""
+    if isinstance(method, ThresholdMethod):
+        return method
+    m = _METHOD.match(str(method).strip().lower())
     if not m:
-        raise ValueError(f"unknown threshold method {method!r}: use 'fwhm' or '<n>sd' (e.g. '3sd')")
-    return None if m.group(1) == "fwhm" else float(m.group(2))
+        raise ValueError(
+            f"unknown threshold method {method!r}: use 'fwhm-remote' (remote + half of the "
+            "maximum above it), 'fwhm' (half the maximum) or '<n>sd' (e.g. '3sd')"
+        )
+    if m.group("n") is not None:
+        return ThresholdMethod("sd", float(m.group("n")))
+    return ThresholdMethod(FWHM_REMOTE if m.group("remote") else FWHM)
+
+
+def parse_method(method: str) -> float | None:
+    """The n of an '<n>sd' method, None for the two FWHM methods; raises on unknown names."""
+    return threshold_method(method).n_sd
 
 
 def method_name(method: str) -> str:
-    n = parse_method(method)
-    return "fwhm" if n is None else f"{n:g}sd"
+    """The canonical name: 'fwhm', 'fwhm-remote' or '<n>sd' (as measurements.tsv writes it)."""
+    return threshold_method(method).name
 
 
 def remote_stats(values: np.ndarray, source: str) -> RemoteStats:
@@ -124,15 +158,24 @@ def _density_mode(v: np.ndarray) -> float:
 
 
 def threshold_value(
-    remote: RemoteStats, bright: np.ndarray, n_sd: float | None, max_percentile: float
+    remote: RemoteStats,
+    bright: np.ndarray,
+    method: str | ThresholdMethod | float | None,
+    max_percentile: float,
 ) -> tuple[float, float | None]:
-    """(threshold, robust maximum or None). FWHM when n_sd is None."""
-    if n_sd is not None:
-        return remote.mean + n_sd * remote.sd, None
+    """(threshold, robust maximum or None) of a method (module doc). A number or None (the
+    earlier API) means n-SD or fwhm-remote."""
+    if method is None or isinstance(method, int | float):
+        method = ThresholdMethod("sd", float(method)) if method is not None else FWHM_REMOTE
+    m = threshold_method(method)
+    if m.kind == "sd":
+        return remote.mean + m.n_sd * remote.sd, None
     b = np.asarray(bright, dtype=float).ravel()
     if b.size == 0:
         return float("nan"), None
     imax = float(np.percentile(b, max_percentile))
+    if m.kind == FWHM:
+        return 0.5 * imax, imax
     return remote.reference + 0.5 * (imax - remote.reference), imax
 
 
@@ -140,8 +183,7 @@ def _threshold_slices(
     image: np.ndarray,
     region: np.ndarray,
     bright: np.ndarray,
-    method: str,
-    n_sd: float | None,
+    method: ThresholdMethod,
     max_percentile: float,
     vol_remote: RemoteStats,
     slice_remote: Callable[[int], RemoteStats | None] | None,
@@ -150,9 +192,9 @@ def _threshold_slices(
     (I_max over all `bright` voxels) unless `slice_remote` is given: then each slice's own
     baseline (the volume's where slice_remote returns None) and its own I_max (the volume's
     `bright` voxels where the slice has fewer than MIN_VOXELS)."""
-    vol_thr, vol_max = threshold_value(vol_remote, image[bright], n_sd, max_percentile)
+    vol_thr, vol_max = threshold_value(vol_remote, image[bright], method, max_percentile)
     scope = "volume" if slice_remote is None else "slice"
-    info = Thresholds(method_name(method), scope, vol_remote, vol_max, vol_thr)
+    info = Thresholds(method.name, scope, vol_remote, vol_max, vol_thr)
     out = np.zeros_like(region)
     for k in np.flatnonzero(region.any(axis=(1, 2))):
         thr = vol_thr
@@ -162,7 +204,7 @@ def _threshold_slices(
             thr = threshold_value(
                 vol_remote if rs is None else rs,
                 b if b.size >= MIN_VOXELS else image[bright],
-                n_sd,
+                method,
                 max_percentile,
             )[0]
         info.slice_thresholds[int(k)] = float(thr)
@@ -174,7 +216,7 @@ def core_scar(
     image: np.ndarray,
     myocardium: np.ndarray,
     scar: np.ndarray,
-    method: str = "fwhm",
+    method: str = DEFAULT_METHOD,
     per_slice: bool = False,
     no_reflow: np.ndarray | None = None,
     max_percentile: float = 95.0,
@@ -194,7 +236,7 @@ def core_scar(
         raise NoRemoteMyocardium(
             f"only {np.count_nonzero(remote)} myocardium voxels outside the scar (need {MIN_VOXELS})"
         )
-    n_sd = parse_method(method)
+    parsed = threshold_method(method)
     source = "median of myocardium outside the enhanced region"
     vol_remote = remote_stats(image[remote], source)
 
@@ -204,7 +246,7 @@ def core_scar(
 
     per_slice_remote = slice_remote if per_slice else None
     core, info = _threshold_slices(
-        image, scar, scar & ~nr, method, n_sd, max_percentile, vol_remote, per_slice_remote
+        image, scar, scar & ~nr, parsed, max_percentile, vol_remote, per_slice_remote
     )
     core |= nr
     return CoreScarResult(core, scar & ~core, info)
@@ -213,7 +255,7 @@ def core_scar(
 def threshold_scar(
     image: np.ndarray,
     myocardium: np.ndarray,
-    method: str = "fwhm",
+    method: str = DEFAULT_METHOD,
     per_slice: bool = False,
     remote: np.ndarray | None = None,
     max_percentile: float = 95.0,
@@ -229,7 +271,7 @@ def threshold_scar(
     """
     image = np.asarray(image, dtype=float)
     myo = np.asarray(myocardium, bool)
-    n_sd = parse_method(method)
+    parsed = threshold_method(method)
     ref_mask = myo & np.asarray(remote, bool) if remote is not None else None
 
     def baseline(sel: np.ndarray) -> RemoteStats:
@@ -246,7 +288,7 @@ def threshold_scar(
     vol_remote = baseline(np.ones(myo.shape, bool))
     per_slice_remote = slice_remote if per_slice else None
     scar, info = _threshold_slices(
-        image, myo, myo, method, n_sd, max_percentile, vol_remote, per_slice_remote
+        image, myo, myo, parsed, max_percentile, vol_remote, per_slice_remote
     )
     no_reflow = np.zeros_like(myo)
     if fill_no_reflow:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics as m
-from .apex_base import area_trend_order, geometric_order
+from .apex_base import decide_apex_to_base
 from .evaluate_io import (
     CaseFiles,
     GridMismatchError,
@@ -105,10 +105,9 @@ def apex_to_base_order(
 ) -> tuple[np.ndarray, str]:
     """Slice indices from apex to base and how that was decided.
 
-    order: "increasing" (k grows toward the base), "decreasing", or "auto": the slice normal
-    against the heart's usual long axis when the direction is oblique (a real scanner
-    orientation), else the reference LV area (blood pool + myocardium), which grows toward the
-    base, else input order (rules: apex_base).
+    order: "increasing" (k grows toward the base), "decreasing", or "auto": the one rule of
+    apex_base.decide_apex_to_base on the reference LV area (blood pool + myocardium) and the
+    direction (decisive anatomy first, else an oblique geometry, else the weak trend).
     """
     n = len(lv_area)
     k = np.arange(n)
@@ -118,13 +117,8 @@ def apex_to_base_order(
         return k[::-1], "given: k decreases toward the base"
     if order != "auto":
         raise ValueError(f"order must be auto, increasing or decreasing, not {order!r}")
-    by_geometry, _ = geometric_order(direction, n)
-    if by_geometry is not None:
-        return by_geometry, "geometry (slice normal vs heart long axis)"
-    by_area = area_trend_order(lv_area)
-    if by_area is not None:
-        return by_area, "anatomy (LV area grows toward the base)"
-    return k, "input order"
+    decided = decide_apex_to_base(direction, lv_area)
+    return decided.order, f"{decided.basis}: {decided.note}"
 
 
 def slice_regions(covered_apex_to_base: np.ndarray) -> dict[int, str]:

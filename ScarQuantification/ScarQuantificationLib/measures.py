@@ -158,7 +158,8 @@ def threshold_columns(prefix: str) -> list[Column]:
             f"{prefix}_method",
             "string",
             "",
-            f"{what}: fwhm (threshold = remote + 0.5 (Imax - remote)) or <n>sd (mean_remote + n SD_remote)",
+            f"{what}: the threshold method's name: fwhm-remote (remote + 0.5 (Imax - remote)), "
+            "fwhm (0.5 Imax, Amado 2004) or <n>sd (mean_remote + n SD_remote); docs/METRICS.md",
         ),
         Column(
             f"{prefix}_scope",
@@ -176,7 +177,7 @@ def threshold_columns(prefix: str) -> list[Column]:
             f"{prefix}_remote_reference",
             "double",
             "intensity",
-            "remote baseline used by FWHM (volume level)",
+            "remote baseline used by fwhm-remote (volume level)",
         ),
         Column(
             f"{prefix}_remote_mean",

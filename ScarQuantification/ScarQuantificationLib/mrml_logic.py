@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import slicer
 
-from .apex_base import apex_to_base_order
+from .apex_base import decide_from_masks
 from .csv_export import write_csv
 from .mrml_plots import create_plots, remove_plots
 from .mrml_segments import (
@@ -66,15 +66,17 @@ class ScarQuantificationHeadlessLogic:
         segmentationNode: Any,  # noqa: N803 - Slicer's camelCase API
         volumeNode: Any,  # noqa: N803
         rvInsertionNode: Any = None,  # noqa: N803
-        coreMethod: str | None = "fwhm",  # noqa: N803
+        coreMethod: str | None = "fwhm-remote",  # noqa: N803
     ) -> dict[str, Any]:
         """Quantify; returns {"measurements", "slices"[, "lesions", "aha"]} -> vtkMRMLTableNode.
 
         segmentationNode needs a "Myocardium" segment (scar included); "Scar", "Blood pool" and
         "No-reflow" are used when present; other segments are ignored and kept. volumeNode: the
         LGE volume the segments were drawn on (their grid). rvInsertionNode: markups whose first
-        control point is the anterior RV insertion (else the AHA reference is estimated from the
-        patient axes). coreMethod: "fwhm", "<n>sd" or None/"none" (no core scar / gray zone split).
+        control point is the anterior RV insertion (else the RV insertion points are detected on
+        the LGE volume; aha.py). coreMethod: "fwhm-remote", "fwhm", "<n>sd" or None/"none" (no
+        core scar / gray zone split; core_scar.py). The apex-to-base order is decided from the
+        volume's geometry and these segments (apex_base.py), as the segmentation pipeline does.
         Writes "Core scar" and "Gray zone" segments into segmentationNode (replacing segments of
         those names, removing them when there is no split); refills the linked table nodes.
         """
@@ -95,11 +97,9 @@ class ScarQuantificationHeadlessLogic:
             )
         image = array_from_volume_node(volumeNode).astype(np.float32)
         spacing, origin, direction = world_geometry_lps(volumeNode)
-        lv = masks["Myocardium"] | masks.get("Blood pool", False)
-        order, order_basis = apex_to_base_order(direction, lv)
         normal = direction[:, 2]
         positions = origin @ normal + np.arange(image.shape[0]) * spacing[2]  # |normal| = 1
-        notes = [f"slice order apex to base from {order_basis}"]
+        notes: list[str] = []
         rv = _first_point_ras(rvInsertionNode, notes)
         method = None if coreMethod is None or str(coreMethod).lower() in NO_CORE else coreMethod
 
@@ -107,7 +107,7 @@ class ScarQuantificationHeadlessLogic:
             image,
             masks,
             spacing,
-            apex_to_base=order,
+            apex_to_base="auto",
             positions_mm=positions,
             direction=direction,
             rv_insertion=rv,
@@ -200,19 +200,33 @@ class ScarQuantificationHeadlessLogic:
             masks = masks_from_segmentation_node(segmentationNode, volumeNode, names=SEGMENT_NAMES)
             spacing, _, direction = world_geometry_lps(volumeNode)
             image = array_from_volume_node(volumeNode)
-            lv = masks.get("Myocardium", np.zeros(image.shape, bool)) | masks.get(
-                "Blood pool", False
-            )
             overview = {
                 "image": image,
                 "masks": masks,
                 "spacing": spacing,
-                "apex_to_base": apex_to_base_order(direction, lv)[0],
+                "apex_to_base": _order_of(converted.get("slices"))
+                or _decided_order(masks, direction, image.shape),
             }
         path = Path(path)
         if path.suffix.lower() != ".png":
             path = path.with_name(path.name + ".png")
         return str(report_png(converted, path, title=title, notes=notes, **overview))
+
+
+def _order_of(slices: Any) -> list[int] | None:
+    """The apex-to-base order the slices table was computed with (its rank column)."""
+    if slices is None:
+        return None
+    names = {c.name for c in slices.columns}
+    if not slices.rows or not {"apex_to_base_rank", "slice_index"} <= names:
+        return None
+    rows = sorted(slices.rows, key=lambda r: r["apex_to_base_rank"])
+    return [int(r["slice_index"]) for r in rows]
+
+
+def _decided_order(masks: Mapping[str, Any], direction: Any, shape: tuple) -> list[int]:
+    lv = masks.get("Myocardium", np.zeros(shape, bool)) | masks.get("Blood pool", False)
+    return [int(k) for k in decide_from_masks(direction, lv).order]
 
 
 def result_tables(segmentation_node: Any) -> dict[str, Any]:

@@ -1,6 +1,13 @@
 """Segmentation nodes <-> boolean masks on a reference volume's grid.
 
 Shared by both modules; ScarSegmentationLib.mrml_segments re-exports it (raising its InputError).
+Transforms: masks are on the volume's voxel grid, which lies where the volume's parent transform
+puts it. A new segmentation observes the volume's parent transform; masks are written into and read
+from a segmentation through the (linear) transform between the volume's and the segmentation's
+parents, so a segmentation under another transform still gets and gives the right voxels. This is
+what slicer.util.updateSegmentBinaryLabelmapFromArray / arrayFromSegmentBinaryLabelmap do in Slicer
+(through temporary labelmap nodes and slicer.modules, which slicer-core lacks), done here with the
+oriented images' own matrices: no resampling when the two parents are the same.
 """
 
 from __future__ import annotations
@@ -12,8 +19,10 @@ import slicer
 import vtk
 from vtkmodules.util import numpy_support
 
-from .mrml_volumes import ijk_to_ras, to_vtk_matrix
+from .mrml_volumes import ijk_to_ras, to_numpy_matrix, to_vtk_matrix
 from .segments import SEGMENT_COLORS, SEGMENT_NAMES
+from .terminology import TAG as TERMINOLOGY_TAG
+from .terminology import terminology_entry
 
 _LABELMAP = slicer.vtkSegmentationConverter.GetSegmentationBinaryLabelmapRepresentationName()
 
@@ -37,6 +46,9 @@ def segmentation_node_from_masks(
     the same as a stage that did not run.
     `node`: fill this existing node instead (a Slicer user's chosen output): segments named like
     a key are replaced, other segments are kept; its reference geometry becomes the volume's.
+    A new node observes the volume's parent transform; an existing one keeps its own, and the
+    masks are placed through the transform between the two (so they land on the volume's voxels).
+    Canonical segments carry their standard codes (terminology.py) in the TerminologyEntry tag.
     """
     shape = tuple(reference_volume_node.GetImageData().GetDimensions()[::-1])
     for key, mask in masks.items():
@@ -44,6 +56,8 @@ def segmentation_node_from_masks(
             raise ValueError(f"mask {key!r} has shape {np.shape(mask)}, reference volume {shape}")
     if node is None:
         node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
+        node.SetAndObserveTransformNodeID(reference_volume_node.GetTransformNodeID())
+    to_segmentation = volume_to_segmentation(reference_volume_node, node)
     segmentation = node.GetSegmentation()
     remove_segments(node, masks)
     if node.GetDisplayNode() is None:
@@ -51,7 +65,7 @@ def segmentation_node_from_masks(
     node.SetReferenceImageGeometryParameterFromVolumeNode(reference_volume_node)
     if segmentation.GetNumberOfSegments() == 0:  # never switch the source of kept segments
         node.SetSourceRepresentationToBinaryLabelmap()
-    ras = to_vtk_matrix(ijk_to_ras(reference_volume_node))
+    ras = to_vtk_matrix(to_segmentation @ ijk_to_ras(reference_volume_node))
     order = [n for n in SEGMENT_NAMES if n in masks] + [n for n in masks if n not in SEGMENT_COLORS]
     for key in order:
         image = _oriented_image(np.asarray(masks[key]).astype(bool), ras)
@@ -59,6 +73,9 @@ def segmentation_node_from_masks(
         segment.SetName(key)
         if key in SEGMENT_COLORS:  # other segments get Slicer's next colour
             segment.SetColor(*SEGMENT_COLORS[key])
+        entry = terminology_entry(key)
+        if entry is not None:
+            segment.SetTag(TERMINOLOGY_TAG, entry)
         segment.AddRepresentation(_LABELMAP, image)
         if not segmentation.AddSegment(segment, key):
             raise RuntimeError(f"could not add segment {key!r} to {node.GetName()!r}")
@@ -89,13 +106,14 @@ def masks_from_segmentation_node(
     """Bool masks keyed by segment name, resampled (nearest neighbour) onto the reference grid.
 
     Works on hand-corrected or imported segmentations whose labelmaps have another geometry or
-    extent, and on segmentations whose source is a closed surface (converted to a labelmap on the
-    reference grid first). `names`: read only segments with these names (others are neither
+    extent, or that lie under another (linear) parent transform than the volume, and on
+    segmentations whose source is a closed surface (converted to a labelmap on the reference grid
+    first). `names`: read only segments with these names (others are neither
     resampled nor checked). Raises SegmentationError if two read segments share a name.
     """
     wanted = None if names is None else set(names)
     segmentation = node.GetSegmentation()
-    reference = _oriented_image_geometry(reference_volume_node)
+    reference = _oriented_image_geometry(reference_volume_node, node)
     if not segmentation.ContainsRepresentation(_LABELMAP):
         geometry = slicer.vtkSegmentationConverter.SerializeImageGeometry(reference)
         segmentation.SetConversionParameter(
@@ -155,9 +173,43 @@ def _oriented_image(mask: np.ndarray, ijk_to_ras: vtk.vtkMatrix4x4) -> slicer.vt
     return image
 
 
-def _oriented_image_geometry(volume_node: slicer.vtkMRMLVolumeNode) -> slicer.vtkOrientedImageData:
-    """An oriented image with the volume's geometry and extent (a uint8 buffer, zeros)."""
+def segment_tag(segment: slicer.vtkSegment, key: str) -> str | None:
+    """A segment's tag value (e.g. "TerminologyEntry"), None when it has no such tag."""
+    value = vtk.reference("")
+    return str(value) if segment.GetTag(key, value) else None
+
+
+def volume_to_segmentation(
+    volume_node: slicer.vtkMRMLVolumeNode, segmentation_node: slicer.vtkMRMLSegmentationNode
+) -> np.ndarray:
+    """4x4 matrix from the volume's parent space (its RAS) to the segmentation's parent space.
+
+    The identity when both observe the same transform (or none). SegmentationError when the
+    transform between them is not linear (harden it first).
+    """
+    source = volume_node.GetParentTransformNode()
+    target = segmentation_node.GetParentTransformNode()
+    if source is target or (
+        source is not None and target is not None and source.GetID() == target.GetID()
+    ):
+        return np.eye(4)
+    matrix = vtk.vtkMatrix4x4()
+    if not slicer.vtkMRMLTransformNode.GetMatrixTransformBetweenNodes(source, target, matrix):
+        raise SegmentationError(
+            f"the transform between {volume_node.GetName()!r} and {segmentation_node.GetName()!r} "
+            "is not linear; harden it first"
+        )
+    return to_numpy_matrix(matrix)
+
+
+def _oriented_image_geometry(
+    volume_node: slicer.vtkMRMLVolumeNode, segmentation_node: slicer.vtkMRMLSegmentationNode
+) -> slicer.vtkOrientedImageData:
+    """An oriented image with the volume's grid and extent (a uint8 buffer, zeros), placed in the
+    segmentation's coordinates."""
     dims = volume_node.GetImageData().GetDimensions()
+    to_segmentation = volume_to_segmentation(volume_node, segmentation_node)
     return _oriented_image(
-        np.zeros(dims[::-1], dtype=np.uint8), to_vtk_matrix(ijk_to_ras(volume_node))
+        np.zeros(dims[::-1], dtype=np.uint8),
+        to_vtk_matrix(to_segmentation @ ijk_to_ras(volume_node)),
     )

@@ -102,9 +102,8 @@ def _scar_stages(options: PipelineOptions) -> list[Stage]:
 
 
 def build_pipeline(options: PipelineOptions | None = None) -> Pipeline:
-    from .stages.quantify import QuantifyStage
-
     from .runtime import session
+    from .stages.quantify import QuantifyStage
 
     options = options or PipelineOptions()
     session.set_threads(options.threads)  # before the first model of this pipeline is loaded

@@ -16,12 +16,15 @@ from ScarQuantificationLib.mrml_tables import (
 from .mrml_io import (
     StorageError,
     read_mrb,
+    read_segmentation,
+    read_table,
+    read_volume,
     write_mrb,
     write_segmentation,
     write_table,
     write_volume,
 )
-from .mrml_scene import new_scene, place_in_subject_hierarchy, scene_logic
+from .mrml_scene import new_scene, place_in_subject_hierarchy, place_with_volume, scene_logic
 from .mrml_segments import masks_from_segmentation_node, segmentation_node_from_masks
 from .mrml_volumes import (
     array_from_volume_node,
@@ -29,6 +32,7 @@ from .mrml_volumes import (
     ijk_to_ras,
     ijk_to_ras_from_study,
     scalar_map_node,
+    set_map_display,
     study_from_volume_node,
     volume_node_from_study,
 )
@@ -42,10 +46,15 @@ __all__ = [
     "masks_from_segmentation_node",
     "new_scene",
     "place_in_subject_hierarchy",
+    "place_with_volume",
     "read_mrb",
+    "read_segmentation",
+    "read_table",
+    "read_volume",
     "scalar_map_node",
     "scene_logic",
     "segmentation_node_from_masks",
+    "set_map_display",
     "study_from_volume_node",
     "table_from_table_node",
     "table_node_from_table",

@@ -109,6 +109,50 @@ def read_mrb(path: str | Path) -> slicer.vtkMRMLScene:
     return scene
 
 
+def read_segmentation(
+    scene: slicer.vtkMRMLScene, path: str | Path, name: str | None = None
+) -> slicer.vtkMRMLSegmentationNode:
+    """A new segmentation node in `scene` holding a .seg.nrrd file (segments, names, tags)."""
+    return _read(scene, path, "vtkMRMLSegmentationNode", "vtkMRMLSegmentationStorageNode", name)
+
+
+def read_table(
+    scene: slicer.vtkMRMLScene, path: str | Path, name: str | None = None
+) -> slicer.vtkMRMLTableNode:
+    """A new table node in `scene` holding a .tsv file (and its .schema.tsv: types, units)."""
+    return _read(scene, path, "vtkMRMLTableNode", "vtkMRMLTableStorageNode", name)
+
+
+def read_volume(
+    scene: slicer.vtkMRMLScene, path: str | Path, name: str | None = None
+) -> slicer.vtkMRMLScalarVolumeNode:
+    """A new scalar volume node in `scene` holding an image file (.nrrd, .nii.gz...) with geometry."""
+    return _read(scene, path, "vtkMRMLScalarVolumeNode", "vtkMRMLVolumeArchetypeStorageNode", name)
+
+
+def _read(
+    scene: slicer.vtkMRMLScene,
+    path: str | Path,
+    node_class: str,
+    storage_class: str,
+    name: str | None,
+) -> slicer.vtkMRMLStorableNode:
+    path = Path(path)
+    if not path.is_file():
+        raise StorageError(f"{path} does not exist")
+    node = scene.AddNewNodeByClass(node_class, name or path.name.split(".")[0])
+    storage = scene.AddNewNodeByClass(storage_class)
+    storage.SetFileName(str(path))
+    node.SetAndObserveStorageNodeID(storage.GetID())
+    storage.GetUserMessages().ClearMessages()
+    if not storage.ReadData(node):
+        details = _text(storage.GetUserMessages()) or "the storage node reported failure"
+        scene.RemoveNode(node)
+        scene.RemoveNode(storage)
+        raise StorageError(f"could not read {path}: {details}")
+    return node
+
+
 def _write(node: slicer.vtkMRMLStorableNode, path: Path, compress: bool = True) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,9 @@ What slicer-core provides here (checked on 5.13.31053.0): the application logic,
 colour tables only: the wheel ships no colour files), volumes, segmentations, tables and subject
 hierarchy logics all construct and attach to a scene. The terminologies logic constructs but has no
 terminology files to load, so it is not created (segments carry name and colour, no terminology).
-Subject hierarchy items are not created automatically headless: `place_in_subject_hierarchy` does it.
+Subject hierarchy items are not created automatically headless: `place_with_volume` (results beside
+their input volume, which is never moved) and `place_in_subject_hierarchy` (a named patient > study
+tree, for scenes built from files) create them.
 """
 
 from __future__ import annotations
@@ -83,6 +85,39 @@ def place_in_subject_hierarchy(
         else:
             sh.SetItemParent(item, study)
     return patient, study
+
+
+def place_with_volume(
+    scene: slicer.vtkMRMLScene,
+    volume_node: slicer.vtkMRMLNode,
+    nodes: Iterable[slicer.vtkMRMLNode],
+) -> int:
+    """Put the subject hierarchy items of `nodes` under the parent of the volume's item (its study
+    when the volume came from DICOM, else wherever the user keeps it); returns that parent item.
+
+    A node without an item, or with one at the scene level (where Slicer puts every new node), is
+    placed; a node the user has put in some folder or study is left where it is. The volume
+    itself is never moved. Headless, a volume without an item gets one at the scene level first
+    (where Slicer puts a volume loaded from a file).
+    """
+    sh = scene.GetSubjectHierarchyNode()
+    invalid = sh.GetInvalidItemID()
+    volume_item = sh.GetItemByDataNode(volume_node)
+    if volume_item == invalid:
+        volume_item = sh.CreateItem(sh.GetSceneItemID(), volume_node)
+    scene_item = sh.GetSceneItemID()
+    parent = sh.GetItemParent(volume_item)
+    if parent == invalid:
+        parent = scene_item
+    for node in nodes:
+        if node is volume_node:
+            continue
+        item = sh.GetItemByDataNode(node)
+        if item == invalid:
+            sh.CreateItem(parent, node)
+        elif sh.GetItemParent(item) == scene_item and parent != scene_item:
+            sh.SetItemParent(item, parent)
+    return parent
 
 
 def _child_by_name(

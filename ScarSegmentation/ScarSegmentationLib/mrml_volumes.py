@@ -29,7 +29,9 @@ __all__ = [
     "copy_geometry",
     "ijk_to_ras",
     "ijk_to_ras_from_study",
+    "map_kind",
     "scalar_map_node",
+    "set_map_display",
     "study_from_volume_node",
     "volume_node_from_study",
 ]
@@ -59,21 +61,67 @@ def volume_node_from_study(
     return node
 
 
+# Display of the maps: colour table (the first one the scene has: Slicer's file-based perceptual
+# tables, else a built-in one that slicer-core has too) and a fixed window over the map's range.
+# A probability lies in 0..1; an uncertainty is a variance of probabilities (MC dropout / flips),
+# at most 0.25, so its window is 0..0.25 (a 0..1 window would show it nearly black).
+MAP_DISPLAY: dict[str, tuple[tuple[str, ...], tuple[float, float]]] = {
+    "probability": (
+        ("vtkMRMLColorTableNodeFileViridis.txt", "vtkMRMLColorTableNodeRainbow"),
+        (0.0, 1.0),
+    ),
+    "uncertainty": (
+        ("vtkMRMLColorTableNodeFileInferno.txt", "vtkMRMLColorTableNodeIron"),
+        (0.0, 0.25),
+    ),
+}
+
+
+def map_kind(name: str) -> str | None:
+    """ "probability" or "uncertainty" from a map's name (e.g. "Scar uncertainty"), else None."""
+    words = name.lower().split()
+    return next((kind for kind in MAP_DISPLAY if kind in words), None)
+
+
 def scalar_map_node(
     scene: slicer.vtkMRMLScene,
     array: np.ndarray,
     reference_volume_node: slicer.vtkMRMLVolumeNode,
     name: str,
+    node: slicer.vtkMRMLScalarVolumeNode | None = None,
 ) -> slicer.vtkMRMLScalarVolumeNode:
-    """A float32 volume (probability, uncertainty...) on the reference volume's grid."""
+    """A float32 volume (probability, uncertainty...) on the reference volume's grid.
+
+    It observes the reference's parent transform (so it lies on the reference's voxels). A
+    probability or uncertainty map (by name) gets a colour table and a fixed window (MAP_DISPLAY).
+    `node`: refill this existing volume node instead (voxels, geometry, transform, display).
+    """
     shape = _shape_kji(reference_volume_node)
     if tuple(array.shape) != shape:
         raise ValueError(f"map {name!r} has shape {array.shape}, reference volume {shape}")
-    node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
+    if node is None:
+        node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
     _set_voxels(node, np.asarray(array, dtype=np.float32))
     copy_geometry(reference_volume_node, node)
-    node.CreateDefaultDisplayNodes()
+    node.SetAndObserveTransformNodeID(reference_volume_node.GetTransformNodeID())
+    if node.GetDisplayNode() is None:
+        node.CreateDefaultDisplayNodes()
+    kind = map_kind(name)
+    if kind is not None:
+        set_map_display(node, kind)
     return node
+
+
+def set_map_display(node: slicer.vtkMRMLScalarVolumeNode, kind: str) -> None:
+    """Colour table and fixed window of a "probability" or "uncertainty" map (MAP_DISPLAY)."""
+    colours, (low, high) = MAP_DISPLAY[kind]
+    display = node.GetDisplayNode()
+    scene = node.GetScene()
+    colour = next((c for c in colours if scene is not None and scene.GetNodeByID(c)), None)
+    if colour is not None:
+        display.SetAndObserveColorNodeID(colour)
+    display.AutoWindowLevelOff()
+    display.SetWindowLevelMinMax(low, high)
 
 
 def copy_geometry(source: slicer.vtkMRMLVolumeNode, target: slicer.vtkMRMLVolumeNode) -> None:

@@ -12,6 +12,7 @@ Folders and files get the user's usual permissions (the umask), not private temp
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import platform
@@ -36,6 +37,7 @@ WRITTEN_BY = "scarseg run"
 OUTPUT_NAMES = frozenset(
     [
         "segmentation.seg.nrrd",
+        "segmentation.dcm",  # DICOM SEG, when the input is a DICOM series
         "labels.nii.gz",
         "scene.mrb",
         "overview.png",
@@ -198,12 +200,12 @@ def _write_all(result: PipelineResult, tmp: Path, overview: bool) -> None:
             mrml.write_table(nodes.table_nodes[name], tmp / f"{name}.tsv")
     labels = labels_from_masks(result.masks, result.study.image.shape)
     write_label_map(labels, result.study, tmp / "labels.nii.gz")
+    notes = _write_dicom_seg(result, tmp)
     for key, array in result.maps.items():
         # e.g. myocardium_probability.nii.gz: what `scarseg evaluate` reads for the Brier score
         file_name = key.lower().replace(" ", "_") + ".nii.gz"
         write_label_map(np.asarray(array, dtype=np.float32), result.study, tmp / file_name)
     mrml.write_mrb(scene, tmp / "scene.mrb")
-    notes = []
     if overview:
         from .render import RenderError, render_overview
 
@@ -231,6 +233,25 @@ def _write_all(result: PipelineResult, tmp: Path, overview: bool) -> None:
     provenance["written_by"] = WRITTEN_BY
     provenance["files"] = sorted({p.name for p in tmp.iterdir()} | {MARKER})
     (tmp / MARKER).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_dicom_seg(result: PipelineResult, tmp: Path) -> list[str]:
+    """segmentation.dcm (DICOM SEG over the source series) when the input is a DICOM series;
+    the note saying why not when it cannot be written (the other outputs are still valid)."""
+    if result.study.metadata.get("format") != "DICOM":
+        return []
+    from .io.dicom_seg import FILE_NAME, DicomSegError, write_study_seg
+
+    try:
+        write_study_seg(result.masks, result.study, tmp / FILE_NAME)
+    except DicomSegError as exc:
+        note = f"{FILE_NAME} not written: {exc}"
+    except ImportError as exc:
+        note = f"{FILE_NAME} not written: highdicom is not installed ({exc})"
+    else:
+        return []
+    logging.getLogger(__name__).warning(note)
+    return [note]
 
 
 def _covered_slices(result: PipelineResult) -> list[int]:

@@ -29,7 +29,8 @@ ProgressCallback = Callable[[float, str], None]  # (fraction 0..1 of the whole r
 @dataclass
 class PipelineOptions:
     mc_samples: int = 4  # Monte-Carlo dropout samples in stage 2 (0 or 1 = deterministic)
-    core_method: str = "fwhm"  # "fwhm" or "<n>sd" (n standard deviations above remote)
+    # "fwhm-remote", "fwhm" or "<n>sd" (ScarQuantificationLib.core_scar; docs/METRICS.md)
+    core_method: str = "fwhm-remote"
     # "auto", "unet" (U-Net scar head), "network" (YOLO + SAM), "threshold" (FWHM), "none"
     scar_method: str = "auto"
     threads: int = 2

@@ -58,6 +58,7 @@ def render_overview(
     Each tile is `size` x `size` pixels, the volume's own slice plane (i to the right, j down),
     segment outlines in the segment colours, the slice index in a corner. The field of view is
     square: `field_of_view_mm`, or the segments' in-plane extent with a margin, or the whole image.
+    Below the tiles, a legend names the colour of each non-empty segment (legend_height).
     Raises RenderError when no offscreen OpenGL is available.
     """
     dims = volume_node.GetImageData().GetDimensions()
@@ -77,9 +78,74 @@ def render_overview(
     for n, tile in enumerate(tiles):
         r, c = divmod(n, columns)
         montage[r * size : (r + 1) * size, c * size : (c + 1) * size] = tile
+    if segmentation_node is not None:
+        montage = np.concatenate([montage, _legend(segmentation_node, volume_node, montage)])
     out_png.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(montage).save(out_png)
     return out_png
+
+
+_LEGEND_ROW_PX = 18
+
+
+def legend_height(
+    segmentation_node: slicer.vtkMRMLSegmentationNode, volume_node: slicer.vtkMRMLScalarVolumeNode
+) -> int:
+    """Pixels the legend adds below the tiles (0 without a non-empty segment)."""
+    return _LEGEND_ROW_PX * len(_legend_rows(_legend_entries(segmentation_node, volume_node), None))
+
+
+def _legend_entries(
+    segmentation_node: slicer.vtkMRMLSegmentationNode, volume_node: slicer.vtkMRMLScalarVolumeNode
+) -> list[tuple[str, tuple[int, int, int]]]:
+    """(name, RGB 0-255) of the segments that have voxels, in the segmentation's order."""
+    drawn = {n for n, m in masks_from_segmentation_node(segmentation_node, volume_node).items()
+             if np.any(m)}  # fmt: skip
+    segmentation = segmentation_node.GetSegmentation()
+    out = []
+    for index in range(segmentation.GetNumberOfSegments()):
+        segment = segmentation.GetNthSegment(index)
+        if segment.GetName() in drawn:
+            rgb = tuple(int(round(255 * c)) for c in segment.GetColor())
+            out.append((segment.GetName(), rgb))
+    return out
+
+
+def _legend_rows(
+    entries: list[tuple[str, tuple[int, int, int]]], width: int | None
+) -> list[list[tuple[str, tuple[int, int, int]]]]:
+    """Entries wrapped into rows no wider than `width` pixels (a single row when None)."""
+    rows: list[list[tuple[str, tuple[int, int, int]]]] = []
+    used = 0
+    for entry in entries:
+        need = 16 + 7 * len(entry[0]) + 12
+        if not rows or (width is not None and used + need > width and rows[-1]):
+            rows.append([])
+            used = 0
+        rows[-1].append(entry)
+        used += need
+    return rows
+
+
+def _legend(
+    segmentation_node: slicer.vtkMRMLSegmentationNode,
+    volume_node: slicer.vtkMRMLScalarVolumeNode,
+    montage: np.ndarray,
+) -> np.ndarray:
+    """Rows of (outline-coloured swatch, segment name) on black, as wide as the montage."""
+    from PIL import ImageDraw
+
+    width = montage.shape[1]
+    rows = _legend_rows(_legend_entries(segmentation_node, volume_node), width)
+    strip = Image.new("RGB", (width, _LEGEND_ROW_PX * len(rows)), (0, 0, 0))
+    draw = ImageDraw.Draw(strip)
+    for r, row in enumerate(rows):
+        x, y = 4, r * _LEGEND_ROW_PX + 4
+        for name, rgb in row:
+            draw.rectangle([x, y, x + 10, y + 10], outline=rgb, width=_OUTLINE_PX)
+            draw.text((x + 14, y), name, fill=(255, 255, 255))
+            x += 16 + 7 * len(name) + 12
+    return np.asarray(strip, dtype=np.uint8)
 
 
 class _SliceView:

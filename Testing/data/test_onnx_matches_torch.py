@@ -14,8 +14,8 @@ from ScarSegmentationLib.crop import CROP_SIZE, CropBox, extract  # noqa: E402
 from ScarSegmentationLib.data.geometry import roi_input  # noqa: E402
 from ScarSegmentationLib.intensity import standardize_slice  # noqa: E402
 from ScarSegmentationLib.io.load import load_study  # noqa: E402
-from ScarSegmentationLib.models.torch_net import TorchNet  # noqa: E402
 from ScarSegmentationLib.training.checkpoints import load_torch_model  # noqa: E402
+from ScarSegmentationLib.training.torch_net import TorchNet  # noqa: E402
 
 pytestmark = pytest.mark.data
 TOL = 1e-4
@@ -44,6 +44,10 @@ def _lv_crops(slices: list[np.ndarray]) -> np.ndarray:
     return np.stack(crops)[:, None].astype(np.float32)
 
 
+def _rng(seed: int | None) -> np.random.Generator | None:
+    return None if seed is None else np.random.default_rng(seed)
+
+
 @pytest.mark.parametrize("name", ["lv_roi", "myocardium", "scar_unet"])
 def test_unet_probabilities_match_torch(name, slices):
     onnx_net = weights.load_model(name)
@@ -53,9 +57,8 @@ def test_unet_probabilities_match_torch(name, slices):
     else:
         x = _lv_crops(slices)
     for seed in (None, 0):  # deterministic, then one set of MC-dropout masks
-        rng = (lambda: None) if seed is None else (lambda: np.random.default_rng(seed))
-        a = softmax(onnx_net.logits(x, rng()), axis=1)
-        b = softmax(torch_net.logits(x, rng()), axis=1)
+        a = softmax(onnx_net.logits(x, _rng(seed)), axis=1)
+        b = softmax(torch_net.logits(x, _rng(seed)), axis=1)
         assert np.abs(a - b).max() < TOL, (name, seed, float(np.abs(a - b).max()))
 
 

@@ -84,16 +84,30 @@ def test_p100_measures(p100):
     assert m["core_scar_volume_ml"] + m["gray_zone_volume_ml"] == pytest.approx(m["scar_volume_ml"])
     assert m["core_remote_reference"] > 0  # raw EMIDEC intensities carry an offset
     assert res.tables["lesions"].rows and len(res.tables["aha"].rows) >= 16
-    assert "direction matrix" in res.tables["aha"].rows[0]["angle_reference"]
+    aha = res.tables["aha"].rows[0]
+    # AHA orientation from the RV detected on the image; EMIDEC's phase-sensitive-like contrast
+    # is not the validated kind (MyoPS magnitude LGE), so it is flagged, never silent.
+    assert "detected on the LGE image" in aha["angle_reference"]
+    assert aha["orientation_confident"] == 0 and "phase-sensitive-like" in aha["angle_reference"]
     regions = {r for r in res.tables["slices"].values("region") if r}
     assert regions == {"apex", "mid", "base"}
 
 
-@pytest.mark.parametrize("method, floor", [("fwhm", 0.65), ("3sd", 0.55), ("5sd", 0.65)])
+@pytest.mark.parametrize("method, floor", [("fwhm-remote", 0.65), ("3sd", 0.55), ("5sd", 0.65)])
 def test_p100_threshold_scar_dice(p100, method, floor):
     image, masks, _, _ = p100
     pred = threshold_scar(image, masks["Myocardium"], method).scar
     assert _dice(pred, masks["Scar"]) > floor
+
+
+def test_p100_literature_fwhm_fails_on_the_offset(p100):
+    """Half the maximum lies below EMIDEC's remote myocardium (phase-sensitive-like offset): the
+    literature FWHM marks most of the myocardium (Dice 0.24 measured), hence the fwhm-remote
+    default (docs/METRICS.md)."""
+    image, masks, _, _ = p100
+    res = threshold_scar(image, masks["Myocardium"], "fwhm")
+    assert res.thresholds.threshold < res.thresholds.remote.reference
+    assert _dice(res.scar, masks["Scar"]) < 0.4
 
 
 def test_myops_measures(data_dir):
@@ -107,7 +121,7 @@ def test_myops_measures(data_dir):
         )
 
 
-@pytest.mark.parametrize("method, floor", [("fwhm", 0.5), ("3sd", 0.45)])
+@pytest.mark.parametrize("method, floor", [("fwhm-remote", 0.5), ("fwhm", 0.5), ("3sd", 0.45)])
 def test_myops_threshold_scar_dice(data_dir, method, floor):
     dice = []
     for case in _myops_cases(data_dir):

@@ -13,7 +13,7 @@ from PIL import Image
 from ScarQuantificationLib.segments import SEGMENT_COLORS
 from ScarSegmentationLib.mrml_segments import segmentation_node_from_masks
 from ScarSegmentationLib.mrml_volumes import volume_node_from_study
-from ScarSegmentationLib.render import render_overview
+from ScarSegmentationLib.render import legend_height, render_overview
 
 
 def _colour_mask(rgb: np.ndarray, name: str) -> np.ndarray:
@@ -35,13 +35,18 @@ def test_montage_size_order_and_contour_colours(scene, nodes, tmp_path):
     )
     assert scene.GetNumberOfNodes() == before  # rendering used a private scene
     rgb = np.asarray(Image.open(path).convert("RGB"))
-    assert rgb.shape == (2 * 96, 3 * 96, 3)
-    assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > 50  # an image, not a flat fill
+    legend = legend_height(seg, volume)
+    assert legend > 0
+    assert rgb.shape == (2 * 96 + legend, 3 * 96, 3)
+    tiles, strip = rgb[: 2 * 96], rgb[2 * 96 :]
+    assert len(np.unique(tiles.reshape(-1, 3), axis=0)) > 50  # an image, not a flat fill
     for name in ("Myocardium", "Blood pool", "Scar"):
-        assert _colour_mask(rgb, name).sum() > 20, name
-    assert _colour_mask(rgb, "No-reflow").sum() == 0  # empty segment draws nothing
+        assert _colour_mask(tiles, name).sum() > 20, name
+        assert _colour_mask(strip, name).sum() > 10, f"{name} missing from the legend"
+    assert _colour_mask(rgb, "No-reflow").sum() == 0  # empty segment: no outline, no legend
+    assert strip.max() == 255  # white names next to the swatches
     # The 6th cell of the 2x3 grid is unused (5 slices): it stays black.
-    assert rgb[96:, 192:].max() == 0
+    assert rgb[96 : 2 * 96, 192:].max() == 0
 
 
 def test_scar_contour_sits_on_the_bright_scar_in_the_right_place(nodes, tmp_path):
@@ -49,7 +54,7 @@ def test_scar_contour_sits_on_the_bright_scar_in_the_right_place(nodes, tmp_path
     volume, seg = nodes
     size = 200
     path = render_overview(volume, seg, tmp_path / "one.png", slices=[4], size=size)
-    rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)[:size]  # the tile, no legend
     scar_outline = _colour_mask(rgb, "Scar")
     assert scar_outline.sum() > 20
     grey = (rgb.max(axis=-1) - rgb.min(axis=-1)) < 8

@@ -125,6 +125,32 @@ def lib_sources() -> list[Path]:
     return sorted(p for root in LIB_PACKAGES.values() for p in root.rglob("*.py"))
 
 
+# Lib files that the extension does not ship (training code, with the PyTorch-only modules), as
+# paths relative to the Lib package folder: a folder ends with "/". The other entries are where
+# PyTorch-only modules lived before they moved into training/ (kept so none comes back there).
+NOT_SHIPPED = (
+    "training/",
+    "models/",
+    "anatomy/autoencoder.py",
+    "scar/sam_model.py",
+    "scar/sam_losses.py",
+    "scar/embeddings.py",
+)
+
+
+def is_shipped(path: Path) -> bool:
+    """Whether a Lib source file goes into the extension (see NOT_SHIPPED)."""
+    for root in LIB_PACKAGES.values():
+        if root in path.parents:
+            rel = path.relative_to(root).as_posix()
+            return not any(rel.startswith(x) if x.endswith("/") else rel == x for x in NOT_SHIPPED)
+    raise ValueError(f"{path} is not in a Lib package")
+
+
+def shipped_lib_sources() -> list[Path]:
+    return [p for p in lib_sources() if is_shipped(p)]
+
+
 def ui_tree(path: Path) -> ET.Element:
     return ET.parse(path).getroot()
 

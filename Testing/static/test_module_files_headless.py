@@ -192,41 +192,90 @@ def test_parameter_node_defaults_become_pipeline_options(modules):
     assert logic.device == "cuda"
 
 
-def _section_pins(section: str) -> list[str]:
-    """Independent reading of one section of Resources/requirements.txt."""
-    current, out = None, []
-    for line in (REPO / "Resources" / "requirements.txt").read_text().splitlines():
-        line = line.strip()
-        if line.startswith("# [") and line.endswith("]"):
-            current = line[3:-1]
-        elif line and not line.startswith("#") and current == section:
-            out.append(line.split("#")[0].strip())
-    return out
+def test_both_modules_use_the_shared_installer(modules):
+    """The installer lives in ScarQuantificationLib (install.py, slicer_install.py), not in a
+    module file."""
+    from ScarQuantificationLib import slicer_install
+
+    assert modules.seg.ensure_requirements is slicer_install.ensure_requirements
+    assert modules.quant.ensure_requirements is slicer_install.ensure_requirements
+    for name in ("ensurePythonRequirements", "readRequirements", "missingRequirements"):
+        assert not hasattr(modules.quant, name), name
+    # everything is installed in the project venv: nothing to do, nothing asked
+    sections = ("quantification", "segmentation", "dicomseg")
+    assert slicer_install.ensure_requirements(sections, interactive=False)
 
 
-def test_read_requirements_by_section(modules):
-    quant = modules.quant
-    for section in ("quantification", "segmentation"):
-        read = quant.readRequirements(sections=(section,))
-        assert [f"{n}=={v}" for n, v, _ in read] == _section_pins(section)
-    everything = quant.readRequirements()
-    assert len(everything) == len(_section_pins("quantification")) + len(
-        _section_pins("segmentation")
+def _stub_sample_data(registered: dict) -> types.ModuleType:
+    """Slicer's SampleData module as far as the in-Slicer test uses it: a registered source's
+    file:// URIs are read (as urlretrieve does), their SHA256 checked, and the files loaded into
+    slicer.mrmlScene with the given node names and file types."""
+    import hashlib
+    import urllib.parse
+    import urllib.request
+
+    from ScarSegmentationLib import mrml_io
+
+    module = types.ModuleType("SampleData")
+
+    class SampleDataLogic:
+        @staticmethod
+        def registerCustomSampleDataSource(**kwargs):
+            registered[kwargs["sampleName"]] = kwargs
+
+    def downloadSample(name):
+        source = registered[name]
+        nodes = []
+        for uri, checksum, node_name, file_type in zip(
+            source["uris"],
+            source["checksums"],
+            source["nodeNames"],
+            source["loadFileType"],
+            strict=True,
+        ):
+            parsed = urllib.parse.urlparse(uri)
+            assert parsed.scheme == "file", uri
+            path = urllib.request.url2pathname(parsed.path)
+            algorithm, digest = checksum.split(":")
+            assert algorithm == "SHA256"
+            with open(path, "rb") as f:
+                assert hashlib.sha256(f.read()).hexdigest() == digest, f"checksum of {uri}"
+            read = {
+                "VolumeFile": mrml_io.read_volume,
+                "SegmentationFile": mrml_io.read_segmentation,
+            }[file_type]
+            nodes.append(read(slicer.mrmlScene, path, node_name))
+        return nodes[0]
+
+    module.SampleDataLogic = SampleDataLogic
+    module.downloadSample = downloadSample
+    return module
+
+
+def test_in_slicer_sample_test_passes(modules, monkeypatch):
+    """ScarSegmentationTest.test_ProcessSample as Slicer runs it (the shipped Case_P100 through
+    Sample Data's file:// download and the whole pipeline with the module's defaults), on
+    slicer-core with a stand-in SampleData module."""
+    _real(modules, "ScarSegmentationLib.logic")
+    from ScarSegmentationLib.mrml_scene import scene_logic
+
+    registered = {}
+    monkeypatch.setitem(sys.modules, "SampleData", _stub_sample_data(registered))
+    # slicer.util.arrayFromSegmentBinaryLabelmap calls slicer.modules.segmentations.logic()
+    segmentations = types.SimpleNamespace(
+        logic=lambda: scene_logic(slicer.mrmlScene, "Segmentations")
     )
-    assert [n for n, _, no_deps in everything if no_deps] == ["ultralytics"]
-
-
-def test_missing_requirements_compares_exact_versions(modules):
-    quant = modules.quant
-    installed = importlib.metadata.version("numpy")
-    wanted = [
-        ("numpy", installed, False),
-        ("numpy", installed + ".post999", False),
-        ("surely-not-an-installed-package", "1.0", False),
-    ]
-    assert quant.missingRequirements(wanted) == wanted[1:]
-    # The project venv is installed from the same pins.
-    assert quant.missingRequirements(quant.readRequirements(sections=("quantification",))) == []
+    monkeypatch.setattr(
+        slicer, "modules", types.SimpleNamespace(segmentations=segmentations), raising=False
+    )
+    test = modules.seg.ScarSegmentationTest()
+    test.setUp()
+    test.test_ProcessSample()
+    source = registered[modules.seg.SAMPLE_NAME]
+    assert source["loadFileType"] == ["VolumeFile", "SegmentationFile"]
+    reference = slicer.mrmlScene.GetFirstNodeByName("Case_P100 reference")
+    assert reference is not None and reference.IsA("vtkMRMLSegmentationNode")
+    assert reference.GetSegmentation().GetNumberOfSegments() == 4  # labels 1-4 as segments
 
 
 def test_summary_text_reads_the_measurements_table(modules):

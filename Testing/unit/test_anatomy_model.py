@@ -6,14 +6,14 @@ import time
 import numpy as np
 import pytest
 import torch
-from ScarSegmentationLib.anatomy.autoencoder import MaskAutoencoder, decode_latents, encode_masks
 from ScarSegmentationLib.anatomy.checks import CheckThresholds
 from ScarSegmentationLib.anatomy.gmm import GaussianMixture
 from ScarSegmentationLib.anatomy.latent import LatentBank
 from ScarSegmentationLib.anatomy.model import AnatomyModel, load_anatomy_model
-from ScarSegmentationLib.training.anatomy_bundle import load_torch_anatomy_model, save_anatomy_model
-from ScarSegmentationLib.training.export_onnx import export_anatomy
 from ScarSegmentationLib.errors import ModelError
+from ScarSegmentationLib.training.anatomy_bundle import load_torch_anatomy_model, save_anatomy_model
+from ScarSegmentationLib.training.autoencoder import MaskAutoencoder, decode_latents, encode_masks
+from ScarSegmentationLib.training.export_onnx import export_anatomy
 
 torch.set_num_threads(1)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.calibration import undo_class_weights
 from ScarSegmentationLib.stages.myocardium import predict_crops
+from ScarSegmentationLib.training.torch_net import TorchNet
 
 
 def test_weighted_posterior_comes_back_to_the_posterior():

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 from ScarSegmentationLib import factory, weights
+from ScarSegmentationLib.anatomy import model as anatomy_model
 from ScarSegmentationLib.errors import ModelError
-from ScarSegmentationLib.models.unet import ResUNet
 from ScarSegmentationLib.pipeline import PipelineOptions
+from ScarSegmentationLib.training.torch_net import TorchNet
+from ScarSegmentationLib.training.unet import ResUNet
 
 
 def _names(options):
@@ -17,9 +19,12 @@ def _names(options):
 # scar method -> (weights files it needs, stages it adds); "threshold"/"none" add no stage
 SCAR_METHODS = {
     "unet": (("scar_unet",), ["scar_unet"]),
-    "network": (("scar_detector", "scar_segmenter"), ["scar_detect", "scar_segment"]),
+    "network": (
+        ("scar_detector", "sam_encoder", "scar_segmenter"),
+        ["scar_detect", "scar_segment"],
+    ),
     "fused": (
-        ("scar_detector", "scar_segmenter", "scar_unet"),
+        ("scar_detector", "sam_encoder", "scar_segmenter", "scar_unet"),
         ["scar_detect", "scar_head_boxes", "scar_segment", "scar_fuse"],
     ),
     "threshold": ((), []),
@@ -35,13 +40,13 @@ def _auto_scar_stages() -> list[str]:
 
 def test_default_pipeline_runs_stages_1_to_3_then_quantification():
     names = _names(PipelineOptions())
-    anatomy = ["anatomy"] if weights.available("anatomy") else []
+    anatomy = ["anatomy"] if anatomy_model.available() else []
     expected = ["standardize", "lv_roi", "harmonize", "myocardium", *anatomy, *_auto_scar_stages()]
     assert names == [*expected, "quantification"]
 
 
-def _install(monkeypatch, model: torch.nn.Module, name: str, missing: tuple[str, ...] = ()):
-    """Pretend `<name>.pt` is installed as `model` (and the `missing` ones are not)."""
+def _install(monkeypatch, model: TorchNet, name: str, missing: tuple[str, ...] = ()):
+    """Pretend `<name>.onnx` is installed as `model` (and the `missing` ones are not)."""
     real_available, real_load = weights.available, weights.load_model
 
     def available(n, *a, **k):
@@ -56,9 +61,9 @@ def _install(monkeypatch, model: torch.nn.Module, name: str, missing: tuple[str,
 
 @pytest.fixture
 def scar_unet_installed(monkeypatch):
-    """Pretend scar_unet.pt is installed: a tiny 4-class ResUNet stands in for it."""
+    """Pretend scar_unet.onnx is installed: a tiny 4-class ResUNet stands in for it."""
     torch.manual_seed(0)
-    return _install(monkeypatch, ResUNet(n_classes=4, base_filters=2).eval(), "scar_unet")
+    return _install(monkeypatch, TorchNet(ResUNet(n_classes=4, base_filters=2)), "scar_unet")
 
 
 def test_unet_scar_method_needs_scar_unet_weights(monkeypatch):
@@ -66,7 +71,7 @@ def test_unet_scar_method_needs_scar_unet_weights(monkeypatch):
     monkeypatch.setattr(
         weights, "available", lambda n, *a, **k: False if n == "scar_unet" else real(n, *a, **k)
     )
-    with pytest.raises(ModelError, match=r"scar_unet\.pt"):
+    with pytest.raises(ModelError, match=r"scar_unet\.onnx"):
         factory.build_pipeline(PipelineOptions(scar_method="unet"))
 
 
@@ -91,7 +96,7 @@ def test_stage_2_runs_the_joint_net_when_installed_and_the_scar_head_shares_it(
 
 def test_stage_2_falls_back_to_the_myocardium_net_without_the_joint_net(monkeypatch):
     torch.manual_seed(0)
-    tiny = ResUNet(n_classes=3, base_filters=2).eval()
+    tiny = TorchNet(ResUNet(n_classes=3, base_filters=2))
     _install(monkeypatch, tiny, "myocardium", missing=("scar_unet",))
     pipeline = factory.build_pipeline(PipelineOptions(scar_method="threshold"))
     assert {s.name: s for s in pipeline.stages}["myocardium"].model is tiny

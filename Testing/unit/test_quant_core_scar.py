@@ -1,4 +1,4 @@
-"""FWHM / n-SD core scar and threshold scar on analytic phantoms."""
+"""FWHM (literature and remote-baseline) / n-SD core scar and threshold scar on analytic phantoms."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import numpy as np
 import pytest
 from quant_phantom import R_IN, R_OUT, SHAPE, ring, sector
 from ScarQuantificationLib.core_scar import (
+    DEFAULT_METHOD,
     NoRemoteMyocardium,
     core_scar,
     enclosed_no_reflow,
+    method_name,
     parse_method,
     robust_remote_stats,
+    threshold_method,
     threshold_scar,
 )
+from ScarQuantificationLib.quantify import quantify
 
 
 def _phantom(offset: float = 0.0):
@@ -29,14 +33,58 @@ def _phantom(offset: float = 0.0):
 
 
 def test_parse_method():
-    assert parse_method("fwhm") is None
+    assert parse_method("fwhm") is None and parse_method("fwhm-remote") is None
     assert parse_method("3sd") == 3.0
     assert parse_method("2.5-SD") == 2.5
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="fwhm-remote"):
         parse_method("otsu")
 
 
-def test_fwhm_core_formula_and_known_core():
+def test_method_names_are_canonical():
+    assert DEFAULT_METHOD == "fwhm-remote"
+    for text, name in [
+        ("fwhm", "fwhm"),
+        (" FWHM ", "fwhm"),
+        ("fwhm-remote", "fwhm-remote"),
+        ("fwhm remote", "fwhm-remote"),
+        ("FWHM_remote", "fwhm-remote"),
+        ("5 SD", "5sd"),
+        ("2.5-sd", "2.5sd"),
+    ]:
+        assert method_name(text) == name, text
+    assert threshold_method("fwhm").kind == "fwhm"
+    assert threshold_method("3sd").n_sd == 3.0
+
+
+def test_literature_fwhm_is_half_the_maximum():
+    """Amado 2004: 50 % of the maximum inside the enhanced region, no baseline."""
+    img, myo, scar, _ = _phantom()
+    t = core_scar(img, myo, scar, "fwhm").thresholds
+    assert t.method == "fwhm"
+    assert t.max_intensity == pytest.approx(300.0)
+    assert t.threshold == pytest.approx(150.0)  # not 200: the remote (100) does not enter
+    res = core_scar(img, myo, scar, "fwhm")
+    np.testing.assert_array_equal(res.core, scar & (img >= 150.0))
+
+
+def test_literature_fwhm_breaks_on_an_offset_and_the_notes_say_so():
+    """PSIR-like offset (EMIDEC): half the maximum lies below the remote myocardium, so every
+    scar voxel is core; fwhm-remote is unchanged by the offset."""
+    img, myo, scar, core = _phantom(offset=2048.0)
+    lit = core_scar(img, myo, scar, "fwhm")
+    assert lit.thresholds.threshold < lit.thresholds.remote.reference
+    np.testing.assert_array_equal(lit.core, scar)
+    np.testing.assert_array_equal(core_scar(img, myo, scar, "fwhm-remote").core, core)
+    masks = {"Myocardium": myo, "Scar": scar}
+    res = quantify(img, masks, (1.5, 1.5, 8.0), core_method="fwhm", detect_rv_insertion=False)
+    assert res.tables["measurements"].rows[0]["core_method"] == "fwhm"
+    assert any("use fwhm-remote" in n for n in res.notes)
+    res = quantify(img, masks, (1.5, 1.5, 8.0), detect_rv_insertion=False)
+    assert res.tables["measurements"].rows[0]["core_method"] == "fwhm-remote"
+    assert not any("use fwhm-remote" in n for n in res.notes)
+
+
+def test_fwhm_remote_core_formula_and_known_core():
     img, myo, scar, core = _phantom()
     res = core_scar(img, myo, scar)
     t = res.thresholds
@@ -51,7 +99,7 @@ def test_fwhm_core_formula_and_known_core():
     np.testing.assert_array_equal(res.gray_zone, scar & ~core)
 
 
-def test_fwhm_core_ignores_an_intensity_offset():
+def test_fwhm_remote_core_ignores_an_intensity_offset():
     """EMIDEC's PSIR-like offset: the baseline makes the split offset-invariant."""
     img, myo, scar, core = _phantom()
     a = core_scar(img, myo, scar)
@@ -119,7 +167,7 @@ def _noisy_scar_phantom(seed: int = 2):
     return img, myo, scar
 
 
-@pytest.mark.parametrize("method", ["fwhm", "2sd", "3sd", "5sd", "6sd"])
+@pytest.mark.parametrize("method", ["fwhm-remote", "fwhm", "2sd", "3sd", "5sd", "6sd"])
 def test_threshold_scar_recovers_the_sector(method):
     img, myo, scar = _noisy_scar_phantom()
     res = threshold_scar(img, myo, method)
@@ -130,8 +178,8 @@ def test_threshold_scar_recovers_the_sector(method):
 
 def test_threshold_scar_per_slice_and_offset():
     img, myo, scar = _noisy_scar_phantom(3)
-    a = threshold_scar(img, myo, "fwhm", per_slice=True)
-    b = threshold_scar(img + 2048.0, myo, "fwhm", per_slice=True)
+    a = threshold_scar(img, myo, "fwhm-remote", per_slice=True)
+    b = threshold_scar(img + 2048.0, myo, "fwhm-remote", per_slice=True)
     np.testing.assert_array_equal(a.scar, b.scar)
     assert set(a.thresholds.slice_thresholds) == set(range(SHAPE[0]))
 
@@ -141,10 +189,10 @@ def test_dark_no_reflow_enclosed_by_scar_is_filled():
     dark = np.zeros_like(scar)
     dark[:, sector(30, 60, R_IN, 20)] = True  # subendocardial core, scar on three sides
     img[dark] = 70.0
-    res = threshold_scar(img, myo, "fwhm")
+    res = threshold_scar(img, myo, "fwhm-remote")
     np.testing.assert_array_equal(res.no_reflow, dark)
     assert res.scar[dark].all()
-    off = threshold_scar(img, myo, "fwhm", fill_no_reflow=False)
+    off = threshold_scar(img, myo, "fwhm-remote", fill_no_reflow=False)
     assert not off.scar[dark].any() and not off.no_reflow.any()
 
 

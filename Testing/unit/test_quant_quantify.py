@@ -32,7 +32,7 @@ def test_full_quantification():
     assert m["core_scar_burden_pct"] + m["gray_zone_burden_pct"] == pytest.approx(
         m["scar_burden_pct"]
     )
-    assert m["core_method"] == "fwhm" and m["core_remote_reference"] == pytest.approx(100, abs=1)
+    assert m["core_method"] == "fwhm-remote" and m["core_remote_reference"] == pytest.approx(100, abs=1)
     assert m["lesions_3d"] == 1 and m["lesions_2d"] == SHAPE[0]
     assert len(res.tables["slices"].rows) == SHAPE[0]
     assert len(res.tables["aha"].rows) == 16
@@ -52,12 +52,12 @@ def test_without_scar_no_scar_outputs():
 def test_threshold_scar_when_no_network_scar():
     img, masks, _ = _case(1)
     del masks["Scar"]
-    res = quantify(img, masks, SPACING, scar_method="3sd", core_method="fwhm")
+    res = quantify(img, masks, SPACING, scar_method="3sd", core_method="fwhm-remote")
     truth = np.broadcast_to(sector(0, 90), SHAPE)
     dice = 2 * np.count_nonzero(res.masks["Scar"] & truth) / (res.masks["Scar"].sum() + truth.sum())
     assert dice > 0.97
     m = res.tables["measurements"].rows[0]
-    assert m["scar_method"] == "3sd" and m["core_method"] == "fwhm"
+    assert m["scar_method"] == "3sd" and m["core_method"] == "fwhm-remote"
     assert "No-reflow" in res.masks and "lesions" in res.tables
 
 
@@ -109,3 +109,18 @@ def test_scar_source_is_reported_once_as_scar_method():
     m = t.tables["measurements"]  # thresholded here: the threshold's own method wins
     assert m.rows[0]["scar_method"] == "3sd"
     assert [c.name for c in m.columns].count("scar_method") == 1
+
+
+def test_auto_slice_order_is_decided_once_and_returned():
+    """apex_to_base="auto": the LV area decides (no geometry here), every table uses it."""
+    img, masks, _ = _case()
+    grow = np.arange(SHAPE[0])[:, None, None]
+    masks = {n: m.copy() for n, m in masks.items()}
+    masks["Blood pool"] = masks["Blood pool"] & (np.indices(SHAPE)[1] < 40 + 3 * grow)
+    res = quantify(img, masks, SPACING, apex_to_base="auto")
+    order = res.apex_to_base.tolist()
+    assert order == list(range(SHAPE[0])) == res.slice_order.order.tolist()
+    assert res.tables["slices"].values("slice_index") == order
+    assert any(n.startswith("slice order") for n in res.notes)
+    with pytest.raises(ValueError, match="auto"):
+        quantify(img, masks, SPACING, apex_to_base="geometry")

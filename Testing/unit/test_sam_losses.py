@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from ScarSegmentationLib.scar.sam_losses import (
+from ScarSegmentationLib.training.sam_losses import (
     WEIGHTS,
     dice_loss,
     gaussian_smooth,

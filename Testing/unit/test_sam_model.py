@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from ScarSegmentationLib.scar import sam_model
+from ScarSegmentationLib.training import sam_model
 
 torch.set_num_threads(1)
 

@@ -1,4 +1,6 @@
-"""Scar segmenter inference, its weights file, and the pipeline stage (with a stand-in model)."""
+"""Scar segmenter inference (on the torch backend with the package's zero-shot LiteMedSAM: the
+ONNX Runtime backend is checked against it in test_sam_onnx_runtime), a missing model, and the
+pipeline stage (with a stand-in model)."""
 
 import numpy as np
 import pytest
@@ -6,19 +8,18 @@ import torch
 from ScarSegmentationLib.crop import CropBox
 from ScarSegmentationLib.errors import ModelError
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions
-from ScarSegmentationLib.scar import sam_model, segmenter
 from ScarSegmentationLib.scar.frame import SCAR_SIZE, to_slice
 from ScarSegmentationLib.scar.segmenter import FrameResult, ScarSegmenter, load_segmenter
 from ScarSegmentationLib.stages.scar_segment import ScarSegmentStage, boxes_by_slice
 from ScarSegmentationLib.study import Study
-from ScarSegmentationLib.training.export import record_checksum
+from ScarSegmentationLib.training import sam_model
 
 torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
 def net():
-    return sam_model.build_base()
+    return sam_model.TorchSam(sam_model.build_base())
 
 
 def ellipse(cy=120, cx=140, ry=30, rx=50):
@@ -58,26 +59,9 @@ def test_flip_uncertainty_agrees_with_plain_pass(net):
     assert iou(flip.probability >= 0.5, plain.probability >= 0.5) > 0.9
 
 
-def test_weights_file_round_trip_and_errors(net, tmp_path):
-    state = sam_model.fine_tuned_state(net)
-    config = {"base_asset_sha256": sam_model.asset_sha256()}
-    path = tmp_path / "scar_segmenter.pt"
-    with pytest.raises(ModelError, match="not found"):
-        segmenter.load_net(tmp_path)
-    torch.save({"config": config, "state_dict": state}, path)
-    with pytest.raises(ModelError, match="no checksum"):
-        segmenter.load_net(tmp_path)
-    record_checksum(path)
-    seg = load_segmenter(tmp_path, uncertainty="none")
-    assert seg.uncertainty == "none"
-    assert torch.equal(seg.net.state_dict()["mask_decoder.iou_token.weight"],
-                       state["mask_decoder.iou_token.weight"])  # fmt: skip
-    segmenter.clear_cache()
-    torch.save({"config": {"base_asset_sha256": "0" * 64}, "state_dict": state}, path)
-    record_checksum(path)
-    with pytest.raises(ModelError, match="SHA256"):
-        segmenter.load_net(tmp_path)
-    segmenter.clear_cache()
+def test_missing_model_files_are_named(tmp_path):
+    with pytest.raises(ModelError, match="not found.*sam_encoder.onnx"):
+        load_segmenter(tmp_path)
 
 
 class BoxFiller:

@@ -3,7 +3,12 @@
 import numpy as np
 import torch
 from ScarSegmentationLib.data.loaders import PatientSlices
-from ScarSegmentationLib.scar.embeddings import Record, ensure_embeddings, load_records, record_path
+from ScarSegmentationLib.training.sam_embeddings import (
+    Record,
+    ensure_embeddings,
+    load_records,
+    record_path,
+)
 from ScarSegmentationLib.training.train_segmenter import _sampling_probs, make_batch
 
 torch.set_num_threads(1)

@@ -1,8 +1,6 @@
 import numpy as np
 import torch
-from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.crop import CROP_SIZE, CropBox
-from ScarSegmentationLib.models.unet import ResUNet
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions
 from ScarSegmentationLib.stages.myocardium import (
     MyocardiumStage,
@@ -11,6 +9,8 @@ from ScarSegmentationLib.stages.myocardium import (
     sample_dice,
 )
 from ScarSegmentationLib.study import Study
+from ScarSegmentationLib.training.torch_net import TorchNet
+from ScarSegmentationLib.training.unet import ResUNet
 
 torch.set_num_threads(1)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.crop import CropBox
-from ScarSegmentationLib.models.unet import ResUNet
 from ScarSegmentationLib.pipeline import NetPasses, PipelineContext
 from ScarSegmentationLib.stages.myocardium import MyocardiumStage, fold_to_myocardium
 from ScarSegmentationLib.stages.scar_unet import ScarUNetStage
+from ScarSegmentationLib.training.torch_net import TorchNet
+from ScarSegmentationLib.training.unet import ResUNet
 from test_stage_myocardium import ctx_with_boxes
 
 torch.set_num_threads(1)

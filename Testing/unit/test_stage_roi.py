@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.errors import NoHeartFoundError
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions
 from ScarSegmentationLib.stages.roi import (
@@ -11,6 +10,7 @@ from ScarSegmentationLib.stages.roi import (
     postprocess,
 )
 from ScarSegmentationLib.study import Study
+from ScarSegmentationLib.training.torch_net import TorchNet
 
 torch.set_num_threads(1)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.stages.scar_fuse import THRESHOLD, ScarFuseStage
+from ScarSegmentationLib.training.torch_net import TorchNet
 from test_stage_myocardium_joint import ConstantHead
 from test_stage_scar_unet import SHAPE, conditional, ring_ctx
 

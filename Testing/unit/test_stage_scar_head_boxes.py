@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.scar.boxes import iou
 from ScarSegmentationLib.stages.scar_detect import ScarDetectStage
 from ScarSegmentationLib.stages.scar_head_boxes import (
@@ -13,6 +12,7 @@ from ScarSegmentationLib.stages.scar_head_boxes import (
     ScarHeadBoxesStage,
     head_component_boxes,
 )
+from ScarSegmentationLib.training.torch_net import TorchNet
 from test_scar_detect import FixedBoxes
 from test_stage_myocardium_joint import ConstantHead
 from test_stage_scar_unet import conditional, ring_ctx

@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from ScarSegmentationLib.models.torch_net import TorchNet
 from ScarSegmentationLib.crop import CropBox
-from ScarSegmentationLib.models.unet import ResUNet
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions
 from ScarSegmentationLib.stages.scar_unet import ScarUNetStage, scar_given_myocardium
 from ScarSegmentationLib.study import Study
+from ScarSegmentationLib.training.torch_net import TorchNet
+from ScarSegmentationLib.training.unet import ResUNet
 from scipy import ndimage
 
 torch.set_num_threads(1)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 from ScarSegmentationLib.data.datasets import N_CLASSES, target
-from ScarSegmentationLib.models.unet import ResUNet
 from ScarSegmentationLib.training.train_unet import warm_start
+from ScarSegmentationLib.training.unet import ResUNet
 
 torch.set_num_threads(1)
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from ScarSegmentationLib.models.unet import ResUNet, enable_mc_dropout, mc_predict
+from ScarSegmentationLib.training.unet import ResUNet, enable_mc_dropout, mc_predict
 
 torch.set_num_threads(1)
 

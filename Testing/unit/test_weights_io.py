@@ -3,14 +3,14 @@ import hashlib
 import numpy as np
 import pytest
 import torch
-from scipy.special import softmax
 from ScarSegmentationLib import weights
 from ScarSegmentationLib.errors import ModelError
-from ScarSegmentationLib.models.torch_net import TorchNet
-from ScarSegmentationLib.models.unet import ResUNet
 from ScarSegmentationLib.runtime.unet import OnnxUNet
 from ScarSegmentationLib.training.checkpoints import load_torch_model, save_model
 from ScarSegmentationLib.training.export_onnx import export_unet
+from ScarSegmentationLib.training.torch_net import TorchNet
+from ScarSegmentationLib.training.unet import ResUNet
+from scipy.special import softmax
 
 torch.set_num_threads(1)
 
@@ -24,6 +24,10 @@ def write(tmp_path, name="net"):
     with open(tmp_path / weights.CHECKSUMS, "a") as f:
         f.write(f"{digest}  {path.name}\n")
     return model.eval(), export_unet(name, tmp_path)
+
+
+def _rng(seed):
+    return None if seed is None else np.random.default_rng(seed)
 
 
 @pytest.fixture(autouse=True)
@@ -41,9 +45,8 @@ def test_onnx_matches_torch_deterministic_and_with_the_same_dropout_masks(tmp_pa
     x = np.random.default_rng(0).random((3, 1, 128, 128), dtype=np.float32)  # the export size
     torch_net = TorchNet(model)
     for seed in (None, 1, 2):
-        rng = lambda: None if seed is None else np.random.default_rng(seed)  # noqa: E731
-        a = softmax(loaded.logits(x, rng()), axis=1)
-        b = softmax(torch_net.logits(x, rng()), axis=1)
+        a = softmax(loaded.logits(x, _rng(seed)), axis=1)
+        b = softmax(torch_net.logits(x, _rng(seed)), axis=1)
         np.testing.assert_allclose(a, b, atol=1e-5)
     # dropout is live: two different seeds give different outputs
     one = loaded.logits(x, np.random.default_rng(1))

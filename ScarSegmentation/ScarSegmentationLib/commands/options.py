@@ -8,13 +8,12 @@ from ..pipeline import PipelineOptions
 
 
 def _core_method(text: str) -> str:
-    from ScarQuantificationLib.core_scar import parse_method
+    from ScarQuantificationLib.core_scar import method_name
 
     try:
-        parse_method(text)
+        return method_name(text)  # the canonical name, as measurements.tsv writes it
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
-    return text.strip().lower()
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,8 +32,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         default=PipelineOptions.scar_method,
         help="scar segmentation: unet = U-Net scar head on the LV crops; network = YOLO boxes + "
         "LiteMedSAM; fused = LiteMedSAM on the YOLO boxes and on the head's scar the detector "
-        "missed, its probability averaged with the U-Net head's; threshold = FWHM inside the "
-        "predicted myocardium; auto = the method chosen on the validation patients (fused; "
+        "missed, its probability averaged with the U-Net head's; threshold = the fwhm-remote "
+        "threshold inside the predicted myocardium; auto = the method chosen on the validation patients (fused; "
         "README, Scar results); none = myocardium only (default %(default)s)",
     )
     g.add_argument(
@@ -42,8 +41,11 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         default=PipelineOptions.core_method,
         metavar="METHOD",
         type=_core_method,
-        help="core scar inside the enhanced region: fwhm, or Nsd for N standard deviations "
-        "above remote myocardium, e.g. 5sd (default %(default)s)",
+        help="core scar inside the enhanced region: fwhm-remote (remote myocardium + half of "
+        "the scar maximum above it; right for phase-sensitive-like images with an offset), fwhm "
+        "(half the scar maximum, Amado 2004, as cvi42 and Segment; magnitude images only), or "
+        "Nsd (N standard deviations above remote myocardium, e.g. 5sd); docs/METRICS.md "
+        "(default %(default)s)",
     )
     g.add_argument(
         "--threads",

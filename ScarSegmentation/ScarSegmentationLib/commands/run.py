@@ -4,7 +4,8 @@ INPUT is a NIfTI/NRRD/MHA file, an EMIDEC-style case folder (Images/*.nii.gz) or
 OUTDIR receives: segmentation.seg.nrrd (segments "Myocardium", "Blood pool", "Scar", "Core scar",
 "Gray zone", "No-reflow" as far as the installed stages produce them), labels.nii.gz (EMIDEC
 convention on the input grid: 0 background, 1 blood pool, 2 normal myocardium, 3 scar,
-4 no-reflow), measurements.tsv, slices.tsv, lesions.tsv (each with .schema.tsv), scene.mrb (opens
+4 no-reflow), segmentation.dcm (DICOM SEG referencing the source images, when INPUT is a DICOM
+series), measurements.tsv, slices.tsv, lesions.tsv (each with .schema.tsv), scene.mrb (opens
 in 3D Slicer), overview.png and run.json (stages, timings, model checksums, notes, and the list
 of files this run wrote). Outputs are written to a temporary folder and moved into place only
 when everything succeeded. OUTDIR must not exist (or be empty); with --overwrite, only the files
@@ -43,12 +44,14 @@ def _printer(quiet: bool):  # noqa: ANN202 - small local callback factory
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import preload
     from ..factory import build_pipeline
     from ..io import load_study
     from ..outputs import check_output_folder, summary_lines, write_outputs
 
     out = Path(args.output)
     check_output_folder(out, args.overwrite)  # refuse before any work is done
+    preload.start()  # slicer-core and matplotlib load while the networks run
     study = load_study(args.input, series=args.series)
     pipeline = build_pipeline(pipeline_options(args))
     result = pipeline.run(study, progress=_printer(args.quiet))

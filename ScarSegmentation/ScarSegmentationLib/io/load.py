@@ -7,8 +7,6 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..study import Study
-from .dicom import load_dicom_folder
-from .dicom_scan import DICOM_SUFFIXES
 from .image_file import IMAGE_SUFFIXES, is_image_file, read_image_file
 from .slice_order import order_slices
 from .validate import validate_study
@@ -55,12 +53,16 @@ def _load_folder(folder: Path, series: str | None) -> Study:
     if len(images) > 1:
         names = ", ".join(p.name for p in images)
         raise InputError(f"{folder} holds several images ({names}): give the image file itself")
+    from .dicom import load_dicom_folder
+
     return load_dicom_folder(folder, series)
 
 
 def _is_dicom_file(path: Path) -> bool:
     with open(path, "rb") as f:
         head = f.read(132)
+    from .dicom_scan import DICOM_SUFFIXES
+
     return head[128:132] == b"DICM" or path.name.lower().endswith(DICOM_SUFFIXES)
 
 
@@ -74,6 +76,8 @@ def _load_dicom_file(path: Path) -> Study:
         raise InputError(
             f"corrupt DICOM file {path}: {type(exc).__name__}: {str(exc)[:120]}"
         ) from None
+    from .dicom import load_dicom_folder
+
     return load_dicom_folder(path.parent, series=uid)
 
 

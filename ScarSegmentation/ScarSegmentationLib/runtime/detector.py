@@ -122,6 +122,8 @@ class OnnxScarDetector:
             det = cls(path, **kwargs)
             if det.size != SCAR_SIZE:
                 raise ValueError(f"model input size {det.size}, the scar frame is {SCAR_SIZE}")
+            if len(det.config.get("names", ["scar"])) != 1:  # decode reads one class score
+                raise ValueError(f"one class expected, the model has {det.config['names']}")
         except Exception as e:  # noqa: BLE001 - any failure means an unusable file
             raise ModelError(f"scar detector file {path} could not be loaded: {e}") from e
         return det

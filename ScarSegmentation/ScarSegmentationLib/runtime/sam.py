@@ -10,6 +10,7 @@ numpy + onnxruntime only: no PyTorch at run time.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,14 @@ from . import session as ort_session
 SIZE = 256  # LiteMedSAM input side
 EMBED_SHAPE = (256, 64, 64)  # encoder output per frame
 ENCODER_NAME = "sam_encoder"
-ENCODER_INT8_NAME = "sam_encoder_int8"  # optional dynamic-int8 encoder (export --quantize)
 DECODER_NAME = "scar_segmenter"
-# Frames per encoder run. Measured on real scar frames, 2 threads (2 shared cores): per frame
-# batch 1 vs 4 vs 8 were within noise of each other (see the model card); 1 keeps peak memory low.
+# Frames per encoder run. Measured on 30 real scar frames, 2 threads (bench/bench_sam_onnx.py):
+# per frame, batches of 4 and 8 were slower than one frame at a time (0.67 / 0.80 s vs 0.51 s).
 ENCODE_BATCH = 1
+# With several frames and threads, frames are encoded in parallel, one single-threaded run per
+# thread: the encoder's own intra-op threading scales poorly (bench/bench_sam_onnx.py: "OnnxSam.encode parallel / sequential").
 
-_CACHE: dict[tuple[Path, Path], OnnxSam] = {}
+_CACHE: dict[tuple[Path, Path, int, tuple[str, ...]], OnnxSam] = {}
 _LOCK = threading.Lock()
 
 
@@ -66,14 +68,20 @@ class OnnxSam:
         self.encoder_config: dict[str, Any] = ort_session.config(self.encoder)
         self.config: dict[str, Any] = ort_session.config(self.decoder)
         self.batch = max(1, int(batch))
+        self.workers = max(1, int(n_threads or ort_session.threads()))
+        self._single: Any = None  # a one-thread encoder session, made on first parallel use
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """(N, 256, 256) frames -> (N, 256, 64, 64) float32 image embeddings."""
         x = prepare(frames)
-        outs = [
-            self.encoder.run(None, {"x": x[s : s + self.batch]})[0]
-            for s in range(0, len(x), self.batch)
-        ]
+        parts = [x[s : s + self.batch] for s in range(0, len(x), self.batch)]
+        if self.workers > 1 and len(parts) > 1:
+            if self._single is None:
+                self._single = _session(self.encoder_path, 1, {"x"})
+            with ThreadPoolExecutor(self.workers) as pool:  # ORT releases the GIL while it runs
+                outs = list(pool.map(lambda part: self._single.run(None, {"x": part})[0], parts))
+        else:
+            outs = [self.encoder.run(None, {"x": part})[0] for part in parts]
         if not outs:
             return np.zeros((0, *EMBED_SHAPE), np.float32)
         return np.concatenate(outs) if len(outs) > 1 else outs[0]
@@ -99,18 +107,18 @@ def _session(path: Path, n_threads: int | None, inputs: set[str]) -> Any:
     return sess
 
 
-def paths(directory: Path | None = None, quantized: bool = False) -> tuple[Path, Path]:
-    encoder = ENCODER_INT8_NAME if quantized else ENCODER_NAME
-    return weights.model_path(encoder, directory), weights.model_path(DECODER_NAME, directory)
+def paths(directory: Path | None = None) -> tuple[Path, Path]:
+    return weights.model_path(ENCODER_NAME, directory), weights.model_path(DECODER_NAME, directory)
 
 
-def load(directory: Path | None = None, verify: bool = True, quantized: bool = False) -> OnnxSam:
+def load(directory: Path | None = None, verify: bool = True) -> OnnxSam:
     """The installed encoder + decoder (checksums verified; cached per pair of files). Raises
     ModelError naming the file that is missing, corrupt or unusable."""
-    encoder, decoder = (p.resolve() for p in paths(directory, quantized))
+    encoder, decoder = (p.resolve() for p in paths(directory))
+    key = (encoder, decoder, ort_session.threads(), tuple(ort_session.providers()))
     with _LOCK:
-        if (encoder, decoder) in _CACHE:
-            return _CACHE[(encoder, decoder)]
+        if key in _CACHE:
+            return _CACHE[key]
         for path in (encoder, decoder):
             if verify:
                 weights.verify_checksum(path)
@@ -124,7 +132,7 @@ def load(directory: Path | None = None, verify: bool = True, quantized: bool = F
                 f"{decoder} was fine-tuned on the encoder weights with SHA256 {b}, but {encoder} "
                 f"holds {a}: export both again (training.export_sam_onnx)"
             )
-        _CACHE[(encoder, decoder)] = sam
+        _CACHE[key] = sam
         return sam
 
 

@@ -30,7 +30,7 @@ def threads() -> int:
 
 
 def set_device(name: str) -> None:
-    """"cuda" (default: the GPU when available) or "cpu", for sessions created from now on."""
+    """ "cuda" (default: the GPU when available) or "cpu", for sessions created from now on."""
     if name not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'cpu' or 'cuda', got {name!r}")
     _DEVICE["name"] = name

@@ -9,14 +9,11 @@ nor ultralytics.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from .boxes import Box
-
-if TYPE_CHECKING:
-    from ..training.yolo import ScarDetector as ScarDetector  # noqa: F401
 
 CONF = 0.25  # default score threshold for kept boxes
 CONF_KEY = "scarseg_conf"  # checkpoint key of the threshold tuned on the val split
@@ -44,13 +41,3 @@ def to_rgb8(frame: np.ndarray) -> np.ndarray:
     """A [0, 1] float frame -> (H, W, 3) uint8 (grey repeated: YOLO wants 3 channels)."""
     g = to_uint8(frame)
     return np.repeat(g[:, :, None], 3, axis=2)
-
-
-def __getattr__(name: str) -> Any:
-    # `ScarDetector` (the ultralytics detector) moved to training.yolo; kept importable from
-    # here, lazily (no torch at import), for code not yet switched to OnnxScarDetector.
-    if name == "ScarDetector":
-        from ..training.yolo import ScarDetector
-
-        return ScarDetector
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ the left-right mirrored frame (twice the encoder time), "none" skips it.
 
 The network is a backend with two numpy methods (`SamBackend`): ONNX Runtime at run time
 (runtime.sam.OnnxSam: Resources/Models/sam_encoder.onnx + scar_segmenter.onnx, no PyTorch),
-or a torch net for training and benchmarks of checkpoints (scar.sam_model.TorchSam).
+or a torch net for training and benchmarks of checkpoints (training.sam_model.TorchSam).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ BOX_TTA_PIXELS = 2.0  # ... plus pixels
 
 
 class SamBackend(Protocol):
-    """What the segmenter needs of LiteMedSAM (runtime.sam.OnnxSam, scar.sam_model.TorchSam)."""
+    """What the segmenter needs of LiteMedSAM (runtime.sam.OnnxSam, training.sam_model.TorchSam)."""
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """(N, 256, 256) frames -> (N, 256, 64, 64) image embeddings."""

@@ -1,18 +1,25 @@
 """Last stage: core scar, gray zone and every table, via ScarQuantificationLib.
 
+The study's apex-to-base order is settled here from the final myocardium and blood pool
+(ScarQuantificationLib.apex_base: decisive anatomy, else an oblique geometry) and stored on the
+Study, so slices.tsv, the AHA table, the bullseye, the overview and run.json share it, and
+ScarQuantification's recompute on the same segments finds the same order. The AHA orientation
+comes from the RV insertion points detected on the image (ScarQuantificationLib.rv_insertion).
 When no scar network produced a "Scar" mask and the options allow it, the scar is the classical
-FWHM threshold inside the predicted myocardium (said so in the notes and the measurements). The
-per-slice QC values earlier stages recorded (MC-dropout agreement, anatomical checks) are added
-as columns of the slices table.
+fwhm-remote threshold inside the predicted myocardium (said so in the notes and the
+measurements). The per-slice QC values earlier stages recorded (MC-dropout agreement, anatomical
+checks) are added as columns of the slices table.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ScarQuantificationLib.core_scar import FWHM_REMOTE
 from ScarQuantificationLib.quantify import quantify
 from ScarQuantificationLib.table import Column, Table
 
+from ..io.slice_order import set_order
 from ..pipeline import PipelineContext, ProgressCallback
 
 # slice_info key -> column of slices.tsv (only keys some stage actually recorded are written).
@@ -63,14 +70,19 @@ class QuantifyStage:
             study.image,
             ctx.masks,
             study.spacing,
-            apex_to_base=study.apex_to_base,
+            apex_to_base="auto",
             positions_mm=study.slice_positions_mm(),
             direction=study.direction,
             core_method=options.core_method if options.scar_method != "none" else None,
-            scar_method="fwhm" if use_threshold else None,
+            scar_method=FWHM_REMOTE if use_threshold else None,
             origin=study.origin,
             scar_source=ctx.scar_source,
         )
+        if result.slice_order is not None:
+            if list(result.slice_order.order) != [int(k) for k in study.apex_to_base]:
+                ctx.notes.append("slice order revised from the final masks (earlier stages used "
+                                 "the other end as the apex)")  # fmt: skip
+            set_order(study, result.slice_order)
         ctx.masks.update(result.masks)
         ctx.tables.update(result.tables)
         if "slices" in ctx.tables:
@@ -78,7 +90,7 @@ class QuantifyStage:
         ctx.notes.extend(result.notes)
         if use_threshold:
             ctx.notes.append(
-                "scar = FWHM threshold inside the predicted myocardium (classical method; "
+                "scar = fwhm-remote threshold inside the predicted myocardium (classical method; "
                 "the scar network is not installed or not selected; see README for accuracy)"
             )
         progress(1.0, "quantified")

@@ -18,6 +18,7 @@ from ..calibration import undo_model_class_weights
 from ..crop import CropBox, paste
 from ..data.geometry import lv_box_from_mask, roi_box, roi_input
 from ..errors import NoHeartFoundError
+from ..io.slice_order import order_by_lv_area
 from ..pipeline import PipelineContext, ProgressCallback
 from ..runtime.unet import SegNet
 from .standardize import ensure_standardized
@@ -138,6 +139,10 @@ class LVROIStage:
         std = ensure_standardized(ctx)
         progress(0.1, "finding the left ventricle")
         probs = self.predict(std)
+        # The order the post-processing (and stage 3) uses: settled from the LV region found
+        # here (decisive anatomy, else the geometry; apex_base); the quantification settles it
+        # for good from the final masks.
+        order_by_lv_area(ctx.study, probs >= THRESHOLD)
         order = np.asarray(ctx.study.apex_to_base)
         roi, dropped = postprocess(probs, order)
         for k in dropped:

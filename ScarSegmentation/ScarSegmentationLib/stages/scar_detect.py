@@ -18,7 +18,7 @@ from ScarQuantificationLib.table import Column, Table
 
 from ..pipeline import PipelineContext, ProgressCallback
 from ..scar.boxes import keep_on_myocardium
-from ..scar.detector import ScarDetector
+from ..scar.detector import BoxDetector
 from ..scar.frame import frame_to_slice, label_frame, scar_frame
 from ..study import Study
 from .standardize import ensure_standardized
@@ -81,7 +81,7 @@ def boxes_table(boxes: list[dict[str, Any]], study: Study) -> Table:
 class ScarDetectStage:
     name = "scar_detect"
 
-    def __init__(self, detector: ScarDetector) -> None:
+    def __init__(self, detector: BoxDetector) -> None:
         self.detector = detector
 
     def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:

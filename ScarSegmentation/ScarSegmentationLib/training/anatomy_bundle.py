@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..anatomy.autoencoder import MaskAutoencoder
 from ..anatomy.checks import CheckThresholds
 from ..anatomy.gmm import GaussianMixture
 from ..anatomy.latent import LatentBank
 from ..anatomy.model import AnatomyModel
 from ..errors import ModelError
+from .autoencoder import MaskAutoencoder
 
 
 def _t(a: np.ndarray) -> torch.Tensor:

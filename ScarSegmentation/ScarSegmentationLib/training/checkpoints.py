@@ -10,7 +10,7 @@ import torch
 
 from .. import weights
 from ..errors import ModelError
-from ..models.unet import ResUNet
+from .unet import ResUNet
 
 ARCHITECTURES = ("ResUNet",)
 

