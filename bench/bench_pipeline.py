@@ -98,10 +98,11 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=PipelineOptions.threads)
     ap.add_argument("--out", default=str(REPO / "runs" / "bench_pipeline.tsv"))
     ap.add_argument("--scar-method", default=PipelineOptions.scar_method)
+    ap.add_argument("--seed", type=int, default=PipelineOptions.seed, help="MC-dropout seed")
     args = ap.parse_args()
 
     options = PipelineOptions(
-        mc_samples=args.mc, threads=args.threads, scar_method=args.scar_method
+        seed=args.seed, mc_samples=args.mc, threads=args.threads, scar_method=args.scar_method
     )
     pipeline = build_pipeline(options)
     items = studies(args.split)

@@ -202,18 +202,6 @@ def main(argv: list[str] | None = None) -> int:
                         for i in range(s0, s0 + b))  # fmt: skip
                 times[single].append(t / b)
 
-    # OnnxSam.encode as the pipeline calls it (all frames of a study at once): frames in parallel
-    # on one-thread runs vs one after another on a multi-threaded session, alternated per group
-    sam = runtime_sam.OnnxSam(enc_path, dec_path, n_threads=args.threads)
-    raw = np.stack([f[2] for f in frames])
-    for name in ("OnnxSam.encode parallel", "OnnxSam.encode sequential"):
-        times[f"{name} (groups of 6)"] = []
-    for s0 in range(0, len(raw) - 5, 6):
-        for name, workers in (("parallel", args.threads), ("sequential", 1)):
-            sam.workers = workers
-            _, t = timed(sam.encode, raw[s0 : s0 + 6])
-            times[f"OnnxSam.encode {name} (groups of 6)"].append(t / 6)
-
     print(f"\nseconds per frame ({args.threads} threads, {len(frames)} frames; median / min)")
     print("| variant | median | min |\n|---|---|---|")
     for k, v in times.items():

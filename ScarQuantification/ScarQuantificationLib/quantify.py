@@ -115,7 +115,9 @@ def quantify(
 
     if isinstance(apex_to_base, str):
         if apex_to_base != "auto":
-            raise ValueError(f"apex_to_base must be a slice order, 'auto' or None, not {apex_to_base!r}")
+            raise ValueError(
+                f"apex_to_base must be a slice order, 'auto' or None, not {apex_to_base!r}"
+            )
         lv = out["Myocardium"] | out.get("Blood pool", False)
         result.slice_order = decide_from_masks(direction, lv, positions_mm)
         apex_to_base = result.slice_order.order

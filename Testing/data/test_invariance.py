@@ -76,7 +76,6 @@ TRANSFORMS = {
 
 def _read(path: Path):
     import SimpleITK as sitk
-
     from ScarSegmentationLib.io.image_file import quiet_itk
 
     if not path.exists():
@@ -144,7 +143,13 @@ def assert_same_tables(a: QuantificationResult, b: QuantificationResult, to_orig
     assert aha_a.keys() == aha_b.keys()
     for s, ra in aha_a.items():
         rb = aha_b[s]
-        for key in ("myocardium_ml", "scar_ml", "scar_pct", "transmurality_mean", "scar_extent_pct"):
+        for key in (
+            "myocardium_ml",
+            "scar_ml",
+            "scar_pct",
+            "transmurality_mean",
+            "scar_extent_pct",
+        ):
             assert rb[key] == pytest.approx(ra[key], rel=1e-6, abs=1e-6), (s, key)
         assert rb["orientation_confident"] == ra["orientation_confident"]
 

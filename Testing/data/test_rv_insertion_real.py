@@ -38,6 +38,6 @@ def test_detection_error_on_myops(bench):
         errors += bench.errors(det, case["refs"])
         confident += det.confident
     assert len(errors) >= 150
-    assert np.median(errors) <= 12.0  # 9.2 measured (in-sample); 9.9 leave-one-case-out
-    assert np.percentile(errors, 90) <= 40.0  # 29.3 measured
+    assert np.median(errors) <= 12.0  # 7.9 measured (in-sample); 9.9 leave-one-case-out
+    assert np.percentile(errors, 90) <= 40.0  # 27.6 measured (in-sample); 32.1 leave-one-out
     assert confident == 25  # magnitude LGE with a visible RV: every case is confident

@@ -32,7 +32,9 @@ def test_full_quantification():
     assert m["core_scar_burden_pct"] + m["gray_zone_burden_pct"] == pytest.approx(
         m["scar_burden_pct"]
     )
-    assert m["core_method"] == "fwhm-remote" and m["core_remote_reference"] == pytest.approx(100, abs=1)
+    assert m["core_method"] == "fwhm-remote" and m["core_remote_reference"] == pytest.approx(
+        100, abs=1
+    )
     assert m["lesions_3d"] == 1 and m["lesions_2d"] == SHAPE[0]
     assert len(res.tables["slices"].rows) == SHAPE[0]
     assert len(res.tables["aha"].rows) == 16

@@ -43,7 +43,9 @@ def phantom(seed: int = 0, rv: bool = True, offset: float = 0.0):
         fat = (r >= R_OUT * grow) & (r < R_OUT * grow + 2.5) & _within(a, 0.0, 60.0)
         image[k][fat] = 900.0
         if rv:
-            crescent = (r >= R_OUT * grow) & (r < R_RV * grow) & _within(a, SEPTUM_DEG, RV_WIDTH_DEG)
+            crescent = (
+                (r >= R_OUT * grow) & (r < R_RV * grow) & _within(a, SEPTUM_DEG, RV_WIDTH_DEG)
+            )
             image[k][crescent] = 380.0
     image += rng.normal(0.0, 12.0, image.shape) + offset
     scar = myo & _within(_polar()[1], 20.0, 40.0)[None]

@@ -44,14 +44,12 @@ def _printer(quiet: bool):  # noqa: ANN202 - small local callback factory
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import preload
     from ..factory import build_pipeline
     from ..io import load_study
     from ..outputs import check_output_folder, summary_lines, write_outputs
 
     out = Path(args.output)
     check_output_folder(out, args.overwrite)  # refuse before any work is done
-    preload.start()  # slicer-core and matplotlib load while the networks run
     study = load_study(args.input, series=args.series)
     pipeline = build_pipeline(pipeline_options(args))
     result = pipeline.run(study, progress=_printer(args.quiet))

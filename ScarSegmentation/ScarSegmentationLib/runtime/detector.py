@@ -130,7 +130,9 @@ class OnnxScarDetector:
 
     def raw(self, frames: np.ndarray) -> np.ndarray:
         """(N, 256, 256) frames -> the head's (N, 5, A) output (one session run)."""
-        return self.session.run(None, {self.input_name: network_input(frames)})[0]
+        return self.session.run(
+            None, {self.input_name: network_input(frames)}, ort_session.run_options()
+        )[0]
 
     def predict(self, frames: np.ndarray, batch: int = 16) -> list[list[Box]]:
         """(N, 256, 256) float frames in [0, 1] -> per frame the boxes, highest score first."""

@@ -10,7 +10,6 @@ numpy + onnxruntime only: no PyTorch at run time.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,8 @@ DECODER_NAME = "scar_segmenter"
 # Frames per encoder run. Measured on 30 real scar frames, 2 threads (bench/bench_sam_onnx.py):
 # per frame, batches of 4 and 8 were slower than one frame at a time (0.67 / 0.80 s vs 0.51 s).
 ENCODE_BATCH = 1
-# With several frames and threads, frames are encoded in parallel, one single-threaded run per
-# thread: the encoder's own intra-op threading scales poorly (bench/bench_sam_onnx.py: "OnnxSam.encode parallel / sequential").
+# Frames in parallel (one single-threaded run per thread) was 4 % faster on an idle 2-core machine
+# (0.54 vs 0.57 s a frame) and held 130 MB more at the peak: not done.
 
 _CACHE: dict[tuple[Path, Path, int, tuple[str, ...]], OnnxSam] = {}
 _LOCK = threading.Lock()
@@ -68,20 +67,12 @@ class OnnxSam:
         self.encoder_config: dict[str, Any] = ort_session.config(self.encoder)
         self.config: dict[str, Any] = ort_session.config(self.decoder)
         self.batch = max(1, int(batch))
-        self.workers = max(1, int(n_threads or ort_session.threads()))
-        self._single: Any = None  # a one-thread encoder session, made on first parallel use
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """(N, 256, 256) frames -> (N, 256, 64, 64) float32 image embeddings."""
         x = prepare(frames)
         parts = [x[s : s + self.batch] for s in range(0, len(x), self.batch)]
-        if self.workers > 1 and len(parts) > 1:
-            if self._single is None:
-                self._single = _session(self.encoder_path, 1, {"x"})
-            with ThreadPoolExecutor(self.workers) as pool:  # ORT releases the GIL while it runs
-                outs = list(pool.map(lambda part: self._single.run(None, {"x": part})[0], parts))
-        else:
-            outs = [self.encoder.run(None, {"x": part})[0] for part in parts]
+        outs = [self.encoder.run(None, {"x": p}, ort_session.run_options())[0] for p in parts]
         if not outs:
             return np.zeros((0, *EMBED_SHAPE), np.float32)
         return np.concatenate(outs) if len(outs) > 1 else outs[0]
@@ -92,7 +83,7 @@ class OnnxSam:
         b = boxes_array(boxes)
         if not len(b):
             return np.zeros((0, SIZE, SIZE), np.float32)
-        return self.decoder.run(None, {"embedding": emb, "boxes": b})[0]
+        return self.decoder.run(None, {"embedding": emb, "boxes": b}, ort_session.run_options())[0]
 
 
 def _session(path: Path, n_threads: int | None, inputs: set[str]) -> Any:

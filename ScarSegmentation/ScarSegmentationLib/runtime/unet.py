@@ -52,4 +52,4 @@ class OnnxUNet:
         feeds = {"x": x}
         masks = draw_masks(rng, len(x), self.channels, self.p)
         feeds.update(zip(self.mask_names, masks, strict=True))
-        return self.session.run(None, feeds)[0]
+        return self.session.run(None, feeds, ort_session.run_options())[0]

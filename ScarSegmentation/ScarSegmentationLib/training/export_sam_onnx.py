@@ -61,19 +61,10 @@ class DecoderGraph(torch.nn.Module):
 
     def __init__(self, net: torch.nn.Module) -> None:
         super().__init__()
-        self.prompt_encoder = net.prompt_encoder
-        self.mask_decoder = net.mask_decoder
+        self.net = net
 
     def forward(self, embedding: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-        sparse, dense = self.prompt_encoder(points=None, boxes=boxes[:, None, :], masks=None)
-        logits, _ = self.mask_decoder(
-            image_embeddings=embedding,
-            image_pe=self.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=False,
-        )
-        return logits[:, 0]
+        return sam_model.decode(self.net, embedding, boxes[:, None, :])
 
 
 @contextmanager
