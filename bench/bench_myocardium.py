@@ -86,9 +86,14 @@ def nifti_labels(path: Path) -> np.ndarray:
 
 def studies(split_name: str) -> list[tuple[str, str, Study, np.ndarray]]:
     """(centre, patient, study, EMIDEC label volume) for the chosen split."""
+    return studies_for(load_split()[split_name])
+
+
+def studies_for(ids: list[str], nifti: bool = True) -> list[tuple[str, str, Study, np.ndarray]]:
+    """(centre, patient, study, EMIDEC label volume) for these patient ids; nifti=False leaves
+    out the EMIDEC NIfTI copies of Case_P100 / Case_N006 (their PNG slices stay)."""
     from ScarSegmentationLib.io.load import load_study
 
-    ids = load_split()[split_name]
     root = data_dir()
     out = []
     png = load_emidec_png(root)
@@ -100,7 +105,7 @@ def studies(split_name: str) -> list[tuple[str, str, Study, np.ndarray]]:
                 ("EMIDEC PNG", pid, Study(img, (1.0, 1.0, 1.0), name=pid), np.stack(p.labels))
             )
     for case in ("Case_P100", "Case_N006"):
-        if f"emidec/{case}" in ids:
+        if nifti and f"emidec/{case}" in ids:
             d = root / "emidec-nifti" / case
             study = load_study(d / "Images" / f"{case}.nii.gz")
             lab = nifti_labels(d / "Contours" / f"{case}.nii.gz").astype(np.uint8)

@@ -1,0 +1,228 @@
+"""Cross-validated shipped pipeline: each fold's held-out patients with that fold's models.
+
+    .venv/bin/python bench/bench_cv.py --models 'runs/cv/fold{k}' [--mc 4] [--threads 2]
+        [--folds 0,1,2,3,4] [--limit N per centre and fold] [--out runs/bench_cv.tsv]
+    .venv/bin/python bench/bench_cv.py --same-models-for-all-folds --folds 0,1 --limit 1  # smoke
+
+Folds: Resources/Models/folds.json (ScarSegmentationLib.data.folds; k = 0..4). `--models` is a
+pattern with {k}: one folder per fold holding the same files as Resources/Models, trained on the
+other four folds; the pipeline (factory.build_pipeline) loads them through SCARSEG_MODELS. A
+missing folder or file stops the run (exit 1). `--same-models-for-all-folds` runs every fold with
+the installed Resources/Models: NOT cross-validated (those models saw most held-out patients),
+only a smoke test of this script.
+
+Studies: bench_myocardium.studies_for (EMIDEC PNG slices, spacing lost: Hausdorff in pixels and
+false scar in nominal 1 mm^3 voxels, ml*; MyoPS NIfTI in mm). Per patient: bench_pipeline.measure
+plus no-reflow Dice, false scar volume and reference scar outside the predicted myocardium.
+Per centre and fold: myocardium / blood pool Dice (all patients), scar Dice (patients with
+reference scar), no-reflow Dice (patients with reference no-reflow), myocardium Hausdorff, burden
+absolute error mean and median (all patients, percentage points), Bland-Altman bias and 95 %
+limits of burden (all patients), false scar on normal hearts (ml, and the share below 1 % burden),
+reference scar voxels outside the predicted myocardium / all reference scar voxels (%). The table
+shows mean +- SD across folds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the command line does
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [
+    str(REPO / "bench"),
+    str(REPO / "ScarSegmentation"),
+    str(REPO / "ScarQuantification"),
+]
+
+from bench_myocardium import studies_for  # noqa: E402
+from bench_pipeline import measure  # noqa: E402
+from ScarQuantificationLib.evaluate_report import agreement  # noqa: E402
+from ScarQuantificationLib.metrics import dice, volume_ml  # noqa: E402
+from ScarSegmentationLib.data.folds import load_folds  # noqa: E402
+from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
+from ScarSegmentationLib.pipeline import PipelineOptions  # noqa: E402
+
+INSTALLED = REPO / "Resources" / "Models"
+CENTRES = ("EMIDEC PNG", "MyoPS")
+
+
+def required_files() -> list[str]:
+    """What a fold folder must hold: the installed runtime files (as CMake ships them)."""
+    keep = {".onnx", ".npz", ".sha256"}
+    return sorted(p.name for p in INSTALLED.iterdir() if p.suffix in keep)
+
+
+def check_models(dirs: list[Path]) -> list[str]:
+    """One line per missing fold folder or file (empty when all are there)."""
+    need = required_files()
+    problems = []
+    for k, d in enumerate(dirs):
+        if not d.is_dir():
+            problems.append(f"fold {k}: model folder {d} not found")
+            continue
+        missing = [f for f in need if not (d / f).is_file()]
+        if missing:
+            problems.append(f"fold {k}: {d} lacks {', '.join(missing)}")
+    return problems
+
+
+def measure_cv(result, lab: np.ndarray, spacing) -> dict[str, float]:
+    row = measure(result, lab, spacing)
+    m = result.masks
+    myo = m["Myocardium"]
+    scar = m.get("Scar", np.zeros_like(myo))
+    ref_scar, ref_nr = lab >= 3, lab == 4
+    nr = m.get("No-reflow", np.zeros_like(myo))
+    row["nr_dice"] = dice(nr, ref_nr) if ref_nr.any() else np.nan
+    row["scar_ml"] = volume_ml(scar, spacing)
+    row["ref_scar_vox"] = int(ref_scar.sum())
+    row["ref_scar_outside_vox"] = int((ref_scar & ~myo.astype(bool)).sum())
+    return row
+
+
+def fold_stats(rows: list[dict]) -> dict[str, float]:
+    """The table's numbers for one fold and centre."""
+
+    def mean(key: str, rs: list[dict]) -> float:
+        v = [r[key] for r in rs if np.isfinite(r[key])]
+        return float(np.mean(v)) if v else np.nan
+
+    path = [r for r in rows if r["ref_burden"] > 0]
+    normal = [r for r in rows if r["ref_burden"] == 0]
+    err = [abs(r["pred_burden"] - r["ref_burden"]) for r in rows]
+    ba = agreement([r["pred_burden"] for r in rows], [r["ref_burden"] for r in rows])
+    ref_vox = sum(r["ref_scar_vox"] for r in rows)
+    return {
+        "myocardium Dice": mean("myo_dice", rows),
+        "blood pool Dice": mean("bp_dice", rows),
+        "scar Dice (patients with scar)": mean("scar_dice", path),
+        "no-reflow Dice (patients with no-reflow)": mean("nr_dice", rows),
+        "myocardium Hausdorff (px PNG / mm)": mean("myo_hd", rows),
+        "burden abs. error mean (pp)": float(np.mean(err)) if err else np.nan,
+        "burden abs. error median (pp)": float(np.median(err)) if err else np.nan,
+        "burden Bland-Altman bias (pp)": ba.bias,
+        "burden BA 95% limit low (pp)": ba.loa_low,
+        "burden BA 95% limit high (pp)": ba.loa_high,
+        "false scar on normal hearts (ml, * nominal)": mean("scar_ml", normal),
+        "normal hearts with burden < 1 % (share)": (
+            float(np.mean([r["pred_burden"] < 1.0 for r in normal])) if normal else np.nan
+        ),
+        "ref. scar outside predicted myocardium (%)": (
+            100.0 * sum(r["ref_scar_outside_vox"] for r in rows) / ref_vox if ref_vox else np.nan
+        ),
+    }
+
+
+def table(rows: list[dict], folds: list[int]) -> list[str]:
+    per = {
+        c: [fold_stats([r for r in rows if r["fold"] == k and r["centre"] == c]) for k in folds]
+        for c in CENTRES
+    }
+    n = {c: sum(r["centre"] == c for r in rows) for c in CENTRES}
+    head = " | ".join(f"{c} ({n[c]} patients)" for c in CENTRES)
+    out = [f"| metric (mean +- SD across {len(folds)} folds) | {head} |", "|---|---|---|"]
+    for key in per[CENTRES[0]][0]:
+        cells = []
+        for c in CENTRES:
+            v = np.array([s[key] for s in per[c]], dtype=float)
+            v = v[np.isfinite(v)]
+            cells.append(
+                f"{v.mean():.3f} +- {v.std(ddof=1) if len(v) > 1 else np.nan:.3f} ({len(v)})"
+                if len(v)
+                else "n/a"
+            )
+        out.append(f"| {key} | {' | '.join(cells)} |")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", help="per-fold model folder pattern with {k}, e.g. runs/cv/fold{k}")
+    ap.add_argument(
+        "--same-models-for-all-folds",
+        action="store_true",
+        help="every fold with the installed Resources/Models: NOT cross-validated (smoke test)",
+    )
+    ap.add_argument("--folds", default="0,1,2,3,4", help="comma-separated fold indices")
+    ap.add_argument(
+        "--limit",
+        type=int,
+        default=0,
+        help="at most N held-out patients per centre and fold (smoke runs)",
+    )
+    ap.add_argument("--mc", type=int, default=PipelineOptions.mc_samples)
+    ap.add_argument("--threads", type=int, default=PipelineOptions.threads)
+    ap.add_argument("--seed", type=int, default=PipelineOptions.seed, help="MC-dropout seed")
+    ap.add_argument("--out", default=str(REPO / "runs" / "bench_cv.tsv"))
+    args = ap.parse_args()
+
+    if bool(args.models) == args.same_models_for_all_folds:
+        ap.error("give exactly one of --models PATTERN and --same-models-for-all-folds")
+    all_folds = load_folds()
+    folds = [int(x) for x in args.folds.split(",")]
+    if args.same_models_for_all_folds:
+        print(
+            "WARNING: --same-models-for-all-folds: every fold runs the installed Resources/Models, "
+            "which were trained on most of these patients. NOT cross-validated: smoke test only."
+        )
+        dirs = [INSTALLED for _ in folds]
+    else:
+        dirs = [Path(args.models.format(k=k)) for k in folds]
+    problems = check_models(dirs)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        print("fold models missing: train them first (see docs/DEVELOPING.md)", file=sys.stderr)
+        return 1
+
+    from ScarSegmentationLib.factory import build_pipeline
+
+    options = PipelineOptions(seed=args.seed, mc_samples=args.mc, threads=args.threads)
+    rows = []
+    for k, d in zip(folds, dirs, strict=True):
+        held = all_folds[k]
+        if args.limit:
+            held = [p for p in all_folds[k] if p.startswith("emidec/")][: args.limit] + [
+                p for p in all_folds[k] if p.startswith("myops/")
+            ][: args.limit]
+        os.environ["SCARSEG_MODELS"] = str(d.resolve())
+        pipeline = build_pipeline(options)
+        items = studies_for(held, nifti=False)
+        print(f"fold {k}: {len(items)} held-out patients, models {d}", flush=True)
+        for centre, pid, study, lab in items:
+            try:
+                result = pipeline.run(study)
+            except NoHeartFoundError as exc:
+                print(f"{pid}: {exc}", file=sys.stderr)
+                continue
+            row = measure_cv(result, lab, study.spacing)
+            rows.append({"fold": k, "centre": centre, "patient": pid, **row})
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as f:
+        first = ("fold", "centre", "patient")
+        keys = sorted({k for r in rows for k in r}, key=lambda k: (k not in first, k))
+        w = csv.DictWriter(f, keys, delimiter="\t")
+        w.writeheader()
+        w.writerows(rows)
+    mode = (
+        "NOT CROSS-VALIDATED (same models for all folds)"
+        if args.same_models_for_all_folds
+        else "cross-validated"
+    )
+    print(f"\n{mode}; {len(rows)} studies; MC samples {args.mc}; per-patient rows: {args.out}")
+    print(
+        "* EMIDEC PNG slices have no spacing: Hausdorff in pixels, volumes in nominal 1 mm^3 voxels"
+    )
+    print("\n".join(table(rows, folds)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
