@@ -17,7 +17,7 @@ import onnxruntime as ort  # noqa: E402
 
 CONFIG_KEY = "scarseg_config"  # ONNX metadata entry holding the network's config as JSON
 _THREADS = {"n": 2}
-_DEVICE = {"name": "cuda"}  # "cuda": the GPU when onnxruntime-gpu offers it; "cpu": never
+_DEVICE = {"name": "cpu"}  # "cuda": the GPU when onnxruntime-gpu offers it (PipelineOptions.device)
 
 
 def set_threads(n: int) -> None:
@@ -30,7 +30,7 @@ def threads() -> int:
 
 
 def set_device(name: str) -> None:
-    """ "cuda" (default: the GPU when available) or "cpu", for sessions created from now on."""
+    """ "cpu" (default) or "cuda" (the GPU when available), for sessions created from now on."""
     if name not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'cpu' or 'cuda', got {name!r}")
     _DEVICE["name"] = name
