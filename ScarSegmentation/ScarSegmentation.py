@@ -271,27 +271,34 @@ class ScarSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 "onnxruntime-gpu (matching your CUDA) in Slicer's Python and restart Slicer."
             )
             return
-        from ScarSegmentationLib.errors import ScarSegError
 
         self.logic.setParametersFromNode(pn)
         try:
             # Validates the volume and writes it for the child; the child starts and this returns.
             run = self.logic.startBackground(pn.input_volume, pn.output_segmentation)
-        except ScarSegError as error:  # a problem with the input the user can act on
-            self.ui.statusLabel.text = f"Failed: {error}"
-            slicer.util.errorDisplay(str(error), windowTitle="Scar segmentation")
-            return
-        except Exception as error:
-            self.ui.statusLabel.text = f"Failed: {error}"
-            slicer.util.errorDisplay(
-                f"Scar segmentation could not start: {error}",
-                windowTitle="Scar segmentation",
-                detailedText=traceback.format_exc(),
-            )
+        except Exception as error:  # noqa: BLE001 - shown to the user, nothing started
+            self._showFailure(error, "could not start")
             return
         self._run = run
         self._setRunning(True)
         self._pollTimer.start()
+
+    def _showFailure(self, error, what):
+        """A problem the user can act on (ScarSegError: the input, the models, the child's own
+        report) shows its message; anything else also the traceback."""
+        from ScarSegmentationLib.errors import ScarSegError
+
+        self.ui.statusLabel.text = f"Failed: {error}"
+        if isinstance(error, ScarSegError):
+            details = getattr(error, "details", "")
+            extra = {"detailedText": details} if details else {}
+            slicer.util.errorDisplay(str(error), windowTitle="Scar segmentation", **extra)
+        else:
+            slicer.util.errorDisplay(
+                f"Scar segmentation {what}: {error}",
+                windowTitle="Scar segmentation",
+                detailedText=traceback.format_exc(),
+            )
 
     def _onPollTimer(self):
         """Progress from the child's lines; when it has ended, its results into the scene."""
@@ -306,22 +313,11 @@ class ScarSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         self._pollTimer.stop()
         self._run = None
-        from ScarSegmentationLib.errors import ScarSegError
 
         try:
             result = self.logic.loadBackground(run)
-        except ScarSegError as error:  # the input, the models, or the child's own report
-            self.ui.statusLabel.text = f"Failed: {error}"
-            details = getattr(error, "details", "")
-            extra = {"detailedText": details} if details else {}
-            slicer.util.errorDisplay(str(error), windowTitle="Scar segmentation", **extra)
-        except Exception as error:
-            self.ui.statusLabel.text = f"Failed: {error}"
-            slicer.util.errorDisplay(
-                f"Scar segmentation failed: {error}",
-                windowTitle="Scar segmentation",
-                detailedText=traceback.format_exc(),
-            )
+        except Exception as error:  # noqa: BLE001 - shown to the user, the scene unchanged
+            self._showFailure(error, "failed")
         else:
             self._parameterNode.output_segmentation = result.segmentation_node
             self._showResult(result)

@@ -43,7 +43,7 @@ ALTERNATIVES: dict[str, tuple[str, ...]] = {
 
 # Distributions Slicer ships -> first Slicer version (major, minor) that ships it. Never installed
 # or replaced: Slicer and other extensions rely on the versions it ships. Every supported Slicer
-# (5.8 on) ships numpy, SimpleITK, VTK, requests, pillow, packaging and pydicom (2.4 before 5.12:
+# (5.10 on) ships numpy, SimpleITK, VTK, requests, pillow, packaging and pydicom (2.4 before 5.12:
 # Slicer's DICOM module uses it); Slicer 5.12 adds pydicom 3.0.2 and highdicom 0.27.
 SLICER_SHIPS: dict[str, tuple[int, int]] = {
     "numpy": (0, 0),

@@ -121,10 +121,10 @@ class BackgroundRun:
 
 
 def write_child_input(study: Study, path: str | Path) -> Path:
-    """The study as an uncompressed NRRD (float32, geometry in the file), via a scratch scene."""
-    scratch = mrml.new_scene()
-    node = mrml.volume_node_from_study(scratch, study, "input")
-    return mrml.write_volume(node, path, compress=False)
+    """The study as an image file with its geometry, as `load_study` reads it back."""
+    from .io import write_volume
+
+    return write_volume(path, study.image, study)
 
 
 def start_background(

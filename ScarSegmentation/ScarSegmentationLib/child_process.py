@@ -8,7 +8,7 @@ qt.QTimer (the widget's only part in this). Cancel kills the child and every pro
 touched once the child has finished and its outputs folder is read back (see background.py).
 
 This is plain subprocess + a reader thread + polling, as the MONAIAuto3DSeg extension does: it
-works on every Slicer from 5.8 on (the non-blocking `slicer.util.launchConsoleProcess` only exists
+works on every supported Slicer (5.10 on) (the non-blocking `slicer.util.launchConsoleProcess` only exists
 from 5.12), on Windows, macOS and Linux (no shell, no signals, no process groups). Nothing here
 imports qt or slicer.
 

@@ -17,7 +17,7 @@ from typing import Any
 from .errors import ModelError
 
 CHECKSUMS = "checksums.sha256"
-_CACHE: dict[tuple[Path, int, tuple[str, ...]], Any] = {}
+_CACHE: dict[tuple, Any] = {}
 _LOCK = threading.Lock()
 
 
@@ -65,6 +65,16 @@ def verify_checksum(path: Path | str) -> None:
         )
 
 
+def check_file(path: Path | str, verify: bool = True) -> Path:
+    """The model file, SHA256-verified (`verify`) or at least present; ModelError naming it."""
+    path = Path(path)
+    if verify:
+        verify_checksum(path)
+    elif not path.is_file():
+        raise ModelError(f"model weights file not found: {path}")
+    return path
+
+
 def model_path(name: str, directory: Path | None = None, suffix: str = ".onnx") -> Path:
     """The shipped (ONNX) file of a model; suffix ".pt" gives its training checkpoint."""
     return (directory or models_dir()) / f"{name}{suffix}"
@@ -79,15 +89,11 @@ def load_model(name: str, directory: Path | None = None, verify: bool = True) ->
     from .runtime import session
 
     path = model_path(name, directory).resolve()
-    # a session keeps the thread count and device it was made with
-    key = (path, session.threads(), tuple(session.providers()))
+    key = session.cache_key(path)
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-        if verify:
-            verify_checksum(path)
-        elif not path.is_file():
-            raise ModelError(f"model weights file not found: {path}")
+        check_file(path, verify)
         try:
             from .runtime.unet import OnnxUNet
 

@@ -79,15 +79,12 @@ def available(directory: Path | None = None) -> bool:
 def load_anatomy_model(directory: Path | None = None, verify: bool = True) -> AnatomyModel:
     """Load the shipped bundle (default Resources/Models), verifying each file's SHA256."""
     from ..runtime.autoencoder import OnnxMaskCodec
-    from ..weights import models_dir, verify_checksum
+    from ..weights import check_file, models_dir
 
     folder = Path(directory) if directory is not None else models_dir()
     paths = [folder / f for f in FILES]
     for path in paths:
-        if verify:
-            verify_checksum(path)
-        elif not path.is_file():
-            raise ModelError(f"model weights file not found: {path}")
+        check_file(path, verify)
     try:
         with np.load(paths[0], allow_pickle=False) as arrays:
             return from_arrays(OnnxMaskCodec(paths[1], paths[2]), arrays)

@@ -111,13 +111,9 @@ class OnnxScarDetector:
     def load(cls, path: Path | str, verify: bool = True, **kwargs: Any) -> OnnxScarDetector:
         """Load the .onnx file (SHA256-verified against the folder's checksums.sha256 when
         `verify`); ModelError naming the file when it is missing, corrupt or unusable."""
-        from ..weights import verify_checksum
+        from ..weights import check_file
 
-        path = Path(path)
-        if verify:
-            verify_checksum(path)
-        elif not path.is_file():
-            raise ModelError(f"scar detector file not found: {path}")
+        path = check_file(path, verify)
         try:
             det = cls(path, **kwargs)
             if det.size != SCAR_SIZE:

@@ -23,13 +23,12 @@ SIZE = 256  # LiteMedSAM input side
 EMBED_SHAPE = (256, 64, 64)  # encoder output per frame
 ENCODER_NAME = "sam_encoder"
 DECODER_NAME = "scar_segmenter"
-# Frames per encoder run. Measured on 30 real scar frames, 2 threads (bench/bench_sam_onnx.py):
-# per frame, batches of 4 and 8 were slower than one frame at a time (0.67 / 0.80 s vs 0.51 s).
-ENCODE_BATCH = 1
-# Frames in parallel (one single-threaded run per thread) was 4 % faster on an idle 2-core machine
-# (0.54 vs 0.57 s a frame) and held 130 MB more at the peak: not done.
+# The encoder runs one frame at a time. Measured on 30 real scar frames, 2 threads
+# (bench/bench_sam_onnx.py): batches of 4 and 8 were slower per frame (0.67 / 0.80 s vs 0.51 s);
+# frames in parallel on single-threaded runs were 4 % faster on an idle 2-core machine (0.54 vs
+# 0.57 s a frame) and held 130 MB more at the peak.
 
-_CACHE: dict[tuple[Path, Path, int, tuple[str, ...]], OnnxSam] = {}
+_CACHE: dict[tuple, OnnxSam] = {}
 _LOCK = threading.Lock()
 
 
@@ -46,11 +45,6 @@ def prepare(frames: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(x[:, None], 3, axis=1))
 
 
-def boxes_array(boxes: np.ndarray | list) -> np.ndarray:
-    """(N, 4) x0, y0, x1, y1 in frame pixels as contiguous float32."""
-    return np.ascontiguousarray(np.asarray(boxes, dtype=np.float32).reshape(-1, 4))
-
-
 class OnnxSam:
     """encode(frames) -> embeddings; decode(one frame's embedding, its boxes) -> mask logits."""
 
@@ -59,28 +53,24 @@ class OnnxSam:
         encoder: Path | str,
         decoder: Path | str,
         n_threads: int | None = None,
-        batch: int = ENCODE_BATCH,
     ) -> None:
         self.encoder_path, self.decoder_path = Path(encoder), Path(decoder)
         self.encoder = _session(self.encoder_path, n_threads, {"x"})
         self.decoder = _session(self.decoder_path, n_threads, {"embedding", "boxes"})
         self.encoder_config: dict[str, Any] = ort_session.config(self.encoder)
         self.config: dict[str, Any] = ort_session.config(self.decoder)
-        self.batch = max(1, int(batch))
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """(N, 256, 256) frames -> (N, 256, 64, 64) float32 image embeddings."""
         x = prepare(frames)
-        parts = [x[s : s + self.batch] for s in range(0, len(x), self.batch)]
-        outs = [self.encoder.run(None, {"x": p}, ort_session.run_options())[0] for p in parts]
-        if not outs:
-            return np.zeros((0, *EMBED_SHAPE), np.float32)
-        return np.concatenate(outs) if len(outs) > 1 else outs[0]
+        outs = [self.encoder.run(None, {"x": x[n : n + 1]}, ort_session.run_options())[0]
+                for n in range(len(x))]  # fmt: skip
+        return np.concatenate(outs) if outs else np.zeros((0, *EMBED_SHAPE), np.float32)
 
     def decode(self, embedding: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """One frame's embedding (1, 256, 64, 64) and its boxes (N, 4) -> logits (N, 256, 256)."""
         emb = np.ascontiguousarray(embedding, dtype=np.float32).reshape(1, *EMBED_SHAPE)
-        b = boxes_array(boxes)
+        b = np.ascontiguousarray(np.asarray(boxes, dtype=np.float32).reshape(-1, 4))
         if not len(b):
             return np.zeros((0, SIZE, SIZE), np.float32)
         return self.decoder.run(None, {"embedding": emb, "boxes": b}, ort_session.run_options())[0]
@@ -106,15 +96,12 @@ def load(directory: Path | None = None, verify: bool = True) -> OnnxSam:
     """The installed encoder + decoder (checksums verified; cached per pair of files). Raises
     ModelError naming the file that is missing, corrupt or unusable."""
     encoder, decoder = (p.resolve() for p in paths(directory))
-    key = (encoder, decoder, ort_session.threads(), tuple(ort_session.providers()))
+    key = ort_session.cache_key(encoder, decoder)
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
         for path in (encoder, decoder):
-            if verify:
-                weights.verify_checksum(path)
-            elif not path.is_file():
-                raise ModelError(f"model weights file not found: {path}")
+            weights.check_file(path, verify)
         sam = OnnxSam(encoder, decoder)
         a = sam.encoder_config.get("base_asset_sha256")
         b = sam.config.get("base_asset_sha256")

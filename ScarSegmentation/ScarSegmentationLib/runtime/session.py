@@ -46,8 +46,15 @@ def providers() -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+def cache_key(*paths: Path) -> tuple:
+    """Key of a cache of sessions on `paths`: a session keeps the threads and device it was made
+    with, so a changed setting makes new ones."""
+    return (*paths, threads(), tuple(providers()))
+
+
 def create(path: Path | str | bytes, n_threads: int | None = None) -> ort.InferenceSession:
-    """A session on an .onnx file (or its bytes) with the project's options."""
+    """A session on an .onnx file (or a serialised model: the exports check theirs) with the
+    project's options."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = n_threads or threads()
     opts.inter_op_num_threads = 1
@@ -79,7 +86,3 @@ def config(session: ort.InferenceSession) -> dict[str, Any]:
     """The network config stored in the model's metadata at export (empty when absent)."""
     raw = session.get_modelmeta().custom_metadata_map.get(CONFIG_KEY)
     return json.loads(raw) if raw else {}
-
-
-def version() -> str:
-    return str(ort.__version__)

@@ -44,13 +44,9 @@ def save_anatomy_model(model: AnatomyModel, path: Path | str) -> Path:
 
 def load_torch_anatomy_model(path: Path | str, verify: bool = True) -> AnatomyModel:
     """The training bundle with its torch autoencoder (SHA256 verified)."""
-    from ..weights import verify_checksum
+    from ..weights import check_file
 
-    path = Path(path)
-    if verify:
-        verify_checksum(path)
-    elif not path.is_file():
-        raise ModelError(f"model weights file not found: {path}")
+    path = check_file(path, verify)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         cfg = blob["config"]

@@ -43,11 +43,7 @@ def save_model(model: ResUNet, path: Path | str, extra: dict[str, Any] | None = 
 
 def load_torch_model(name: str, directory: Path | None = None, verify: bool = True) -> ResUNet:
     """`<models dir>/<name>.pt` in eval mode (checksum verified), its full config attached."""
-    path = weights.model_path(name, directory, ".pt")
-    if verify:
-        weights.verify_checksum(path)
-    elif not path.is_file():
-        raise ModelError(f"model weights file not found: {path}")
+    path = weights.check_file(weights.model_path(name, directory, ".pt"), verify)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         model = build_model(blob["config"])

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,7 +25,6 @@ from typing import Any
 
 from .. import weights
 from ..runtime.detector import MAX_DET
-from ..runtime.session import CONFIG_KEY
 from ..scar.detector import CONF, CONF_KEY, NMS_IOU
 from ..scar.frame import SCAR_SIZE
 
@@ -65,6 +63,7 @@ def export(directory: Path | None = None) -> Path:
     """<models>/scar_detector.pt -> <models>/scar_detector.onnx (+ its checksum line)."""
     import onnx
 
+    from . import onnx_file
     from .export import record_checksum
 
     directory = Path(directory) if directory is not None else weights.models_dir()
@@ -74,8 +73,8 @@ def export(directory: Path | None = None) -> Path:
     with tempfile.TemporaryDirectory(prefix="scarseg-detector-onnx-") as tmp:
         pt = Path(tmp) / src.name  # ultralytics writes the .onnx beside the .pt: not in Models
         shutil.copyfile(src, pt)
-        onnx_file, facts = _onnx_export(pt)
-        model = onnx.load(str(onnx_file))
+        exported, facts = _onnx_export(pt)
+        model = onnx.load(str(exported))
     (images,) = model.graph.input
     dims = images.type.tensor_type.shape.dim
     for d in dims[2:]:  # height and width: the scar frame's size; only the batch is free
@@ -97,15 +96,9 @@ def export(directory: Path | None = None) -> Path:
         "source_sha256": weights.sha256(src),
         "ultralytics": facts["ultralytics"],
     }
-    props = [p for p in model.metadata_props if p.key not in (*DROP_METADATA, CONFIG_KEY)]
-    del model.metadata_props[:]
-    model.metadata_props.extend(props)
-    entry = model.metadata_props.add()
-    entry.key, entry.value = CONFIG_KEY, json.dumps(config)
+    onnx_file.set_config(model, json.dumps(config), drop=DROP_METADATA)
     onnx.checker.check_model(model)
-    part = dest.with_name(dest.name + ".part")
-    onnx.save(model, str(part))
-    os.replace(part, dest)
+    onnx_file.save(model, dest)
     record_checksum(dest)
     return dest
 

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +22,11 @@ import torch
 
 from .. import weights
 from ..anatomy import model as anatomy_model
-from ..runtime.session import CONFIG_KEY
+from . import onnx_file
 from .checkpoints import load_torch_model
 from .export import record_checksum
 from .unet import MaskedUNet, dropout_channels
 
-OPSET = 17
 UNETS = ("lv_roi", "myocardium", "scar_unet")
 
 
@@ -42,31 +38,13 @@ def _export(
     outputs: list[str],
     config: dict[str, Any] | None = None,
 ) -> Path:
-    """torch.onnx.export with a dynamic batch axis on every input and output, the config in
-    the metadata, written to a temporary file and renamed into place."""
-    import onnx
-
+    """A dynamic batch axis on every input and output, the config in the metadata."""
     dynamic = {name: {0: "n"} for name in [*inputs, *outputs]}
-    fd, name = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer chatter
-            torch.onnx.export(
-                module.eval(), args, str(tmp), dynamo=False, opset_version=OPSET,
-                input_names=inputs, output_names=outputs, dynamic_axes=dynamic,
-            )  # fmt: skip
-        model = onnx.load(str(tmp))
-        if config is not None:
-            entry = model.metadata_props.add()
-            entry.key, entry.value = CONFIG_KEY, json.dumps(config, default=str)
-        model.producer_name = "MyocardialScar export_onnx"
-        onnx.save(model, str(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    model = onnx_file.trace(module.eval(), args, inputs, outputs, dynamic)
+    if config is not None:
+        onnx_file.set_config(model, json.dumps(config, default=str))
+    model.producer_name = "MyocardialScar export_onnx"
+    onnx_file.save(model, path)
     record_checksum(path)
     return path
 

@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,10 +34,9 @@ from .. import weights
 from ..errors import ModelError
 from ..runtime import sam as runtime_sam
 from ..runtime import session as ort_session
-from . import sam_model
+from . import onnx_file, sam_model
 from .export import record_checksum
 
-OPSET = 17
 ENCODER_TOLERANCE = 1e-3  # max abs difference of the embedding to torch on the check input
 DECODER_TOLERANCE = 1e-3  # of the logits
 
@@ -90,37 +86,6 @@ def dynamic_batch() -> Iterator[None]:
         PatchMerging.forward = original
 
 
-def _export(module: torch.nn.Module, args: tuple, path: Path, names: dict[str, Any]) -> None:
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer and deprecation chatter
-        torch.onnx.export(
-            module, args, str(path), dynamo=False, opset_version=OPSET,
-            input_names=names["inputs"], output_names=names["outputs"],
-            dynamic_axes=names["dynamic"],
-        )  # fmt: skip
-
-
-def _write_config(path: Path, config: dict[str, Any]) -> None:
-    import onnx
-
-    model = onnx.load(str(path))
-    del model.metadata_props[:]
-    entry = model.metadata_props.add()
-    entry.key, entry.value = ort_session.CONFIG_KEY, json.dumps(config, sort_keys=True)
-    onnx.save(model, str(path))
-
-
-def _replace(tmp: Path, path: Path) -> None:
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is not secret
-    os.replace(tmp, path)
-
-
-def _tmp_beside(path: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx", dir=path.parent)
-    os.close(fd)
-    return Path(name)
-
-
 def base_config() -> dict[str, Any]:
     return {
         "architecture": "LiteMedSAM",
@@ -130,7 +95,7 @@ def base_config() -> dict[str, Any]:
         "base_asset_sha256": sam_model.asset_sha256(),
         "input_size": sam_model.SIZE,
         "embedding_shape": list(sam_model.EMBED_SHAPE),
-        "opset": OPSET,
+        "opset": onnx_file.OPSET,
         "torch_version": torch.__version__,
     }
 
@@ -157,60 +122,47 @@ def load_checkpoint(directory: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
 
 def export_encoder(net: torch.nn.Module, path: Path) -> float:
     """TinyViT -> path (dynamic batch); returns the max abs difference to torch."""
-    tmp = _tmp_beside(path)
-    try:
-        x = sam_model.to_input(_seeded_frames(2))
-        with dynamic_batch():
-            _export(
-                net.image_encoder, (x,), tmp,
-                {"inputs": ["x"], "outputs": ["embedding"],
-                 "dynamic": {"x": {0: "n"}, "embedding": {0: "n"}}},
-            )  # fmt: skip
-        check = sam_model.to_input(_seeded_frames(3, seed=1))
-        with torch.no_grad():
-            want = net.image_encoder(check).numpy()
-        got = ort_session.create(tmp).run(None, {"x": check.numpy()})[0]
-        diff = float(np.abs(got - want).max())
-        if not diff < ENCODER_TOLERANCE:
-            raise ValueError(f"ONNX encoder differs from torch by {diff:.2e}")
-        _write_config(tmp, base_config() | {"part": "image_encoder", "check_max_abs": diff})
-        _replace(tmp, path)
-        return diff
-    finally:
-        tmp.unlink(missing_ok=True)
+    x = sam_model.to_input(_seeded_frames(2))
+    with dynamic_batch():
+        model = onnx_file.trace(net.image_encoder, (x,), ["x"], ["embedding"],
+                                {"x": {0: "n"}, "embedding": {0: "n"}})  # fmt: skip
+    check = sam_model.to_input(_seeded_frames(3, seed=1))
+    with torch.no_grad():
+        want = net.image_encoder(check).numpy()
+    got = ort_session.create(model.SerializeToString()).run(None, {"x": check.numpy()})[0]
+    diff = float(np.abs(got - want).max())
+    if not diff < ENCODER_TOLERANCE:
+        raise ValueError(f"ONNX encoder differs from torch by {diff:.2e}")
+    config = base_config() | {"part": "image_encoder", "check_max_abs": diff}
+    onnx_file.set_config(model, json.dumps(config, sort_keys=True))
+    onnx_file.save(model, path)
+    return diff
 
 
 def export_decoder(net: torch.nn.Module, config: dict[str, Any], path: Path) -> float:
     """Prompt encoder + mask decoder -> path; checked with 1 and 3 boxes on one embedding."""
     graph = DecoderGraph(net).eval()
-    tmp = _tmp_beside(path)
-    try:
+    with torch.no_grad():
+        emb = net.image_encoder(sam_model.to_input(_seeded_frames(1)))
+    boxes = torch.tensor([[60, 70, 140, 130], [100, 90, 190, 170], [30, 40, 80, 120.0]])
+    # traced with 3 boxes on one embedding: the decoder's per-box repeat is in the graph
+    model = onnx_file.trace(graph, (emb, boxes), ["embedding", "boxes"], ["logits"],
+                            {"boxes": {0: "n"}, "logits": {0: "n"}})  # fmt: skip
+    sess = ort_session.create(model.SerializeToString())
+    diff = 0.0
+    for b in (boxes[:1], boxes, torch.tensor([[10, 20, 250, 240.0]] * 5)):
         with torch.no_grad():
-            emb = net.image_encoder(sam_model.to_input(_seeded_frames(1)))
-        boxes = torch.tensor([[60, 70, 140, 130], [100, 90, 190, 170], [30, 40, 80, 120.0]])
-        # traced with 3 boxes on one embedding: the decoder's per-box repeat is in the graph
-        _export(
-            graph, (emb, boxes), tmp,
-            {"inputs": ["embedding", "boxes"], "outputs": ["logits"],
-             "dynamic": {"boxes": {0: "n"}, "logits": {0: "n"}}},
-        )  # fmt: skip
-        sess = ort_session.create(tmp)
-        diff = 0.0
-        for b in (boxes[:1], boxes, torch.tensor([[10, 20, 250, 240.0]] * 5)):
-            with torch.no_grad():
-                want = graph(emb, b).numpy()
-            got = sess.run(None, {"embedding": emb.numpy(), "boxes": b.numpy()})[0]
-            if got.shape != want.shape:
-                raise ValueError(f"ONNX decoder gave {got.shape} for {tuple(want.shape)}")
-            diff = max(diff, float(np.abs(got - want).max()))
-        if not diff < DECODER_TOLERANCE:
-            raise ValueError(f"ONNX decoder differs from torch by {diff:.2e}")
-        meta = base_config() | {"part": "prompt_encoder+mask_decoder", "check_max_abs": diff}
-        _write_config(tmp, meta | {"fine_tuning": config})
-        _replace(tmp, path)
-        return diff
-    finally:
-        tmp.unlink(missing_ok=True)
+            want = graph(emb, b).numpy()
+        got = sess.run(None, {"embedding": emb.numpy(), "boxes": b.numpy()})[0]
+        if got.shape != want.shape:
+            raise ValueError(f"ONNX decoder gave {got.shape} for {tuple(want.shape)}")
+        diff = max(diff, float(np.abs(got - want).max()))
+    if not diff < DECODER_TOLERANCE:
+        raise ValueError(f"ONNX decoder differs from torch by {diff:.2e}")
+    meta = base_config() | {"part": "prompt_encoder+mask_decoder", "check_max_abs": diff}
+    onnx_file.set_config(model, json.dumps(meta | {"fine_tuning": config}, sort_keys=True))
+    onnx_file.save(model, path)
+    return diff
 
 
 def export(directory: Path | None = None) -> list[Path]:
