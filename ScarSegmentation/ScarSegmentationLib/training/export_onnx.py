@@ -160,10 +160,11 @@ def update_cards(directory: Path | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", default=ALL, help=f"default: {' '.join(ALL)}")
+    ap.add_argument("--models", type=Path, default=None, help="default: Resources/Models")
     args = ap.parse_args(argv)
-    for path in export_all(args.names):
+    for path in export_all(args.names, args.models):
         print(f"{weights.sha256(path)}  {path.name}  {path.stat().st_size / 1e6:.2f} MB")
-    update_cards()
+    update_cards(args.models)
     return 0
 
 
