@@ -1,13 +1,16 @@
 """Cross-validated shipped pipeline: each fold's held-out patients with that fold's models.
 
-    .venv/bin/python bench/bench_cv.py --models 'runs/cv/fold{k}' [--mc 4] [--threads 2]
-        [--folds 0,1,2,3,4] [--limit N per centre and fold] [--out runs/bench_cv.tsv]
+    .venv/bin/python bench/bench_cv.py --models 'runs/cv/fold{k}' [--scar-method unet] [--mc 4]
+        [--threads 2] [--folds 0,1,2,3,4] [--limit N per centre and fold] [--out runs/bench_cv.tsv]
     .venv/bin/python bench/bench_cv.py --same-models-for-all-folds --folds 0,1 --limit 1  # smoke
 
 Folds: Resources/Models/folds.json (ScarSegmentationLib.data.folds; k = 0..4). `--models` is a
-pattern with {k}: one folder per fold holding the same files as Resources/Models, trained on the
-other four folds; the pipeline (factory.build_pipeline) loads them through SCARSEG_MODELS. A
-missing folder or file stops the run (exit 1). `--same-models-for-all-folds` runs every fold with
+pattern with {k}: one folder per fold (training.cv_models assembles them) holding the runtime
+files of stages 1-2 and of the scar method, trained on the other four folds; the pipeline
+(factory.build_pipeline) loads them through SCARSEG_MODELS. A missing folder or file, or a U-Net
+whose config names another fold, stops the run (exit 1). Without anatomy files the anatomy stage
+is skipped. Files a folder's PROVENANCE.json lists as installed (not cross-validated) are
+printed as a warning above the table. `--same-models-for-all-folds` runs every fold with
 the installed Resources/Models: NOT cross-validated (those models saw most held-out patients),
 only a smoke test of this script.
 
@@ -26,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the command line does
 
@@ -42,26 +47,39 @@ sys.path[:0] = [
 ]
 
 from bench_myocardium import studies_for  # noqa: E402
-from bench_pipeline import measure  # noqa: E402
+from bench_pipeline import burden, measure  # noqa: E402
 from ScarQuantificationLib.evaluate_report import agreement  # noqa: E402
 from ScarQuantificationLib.metrics import dice, volume_ml  # noqa: E402
 from ScarSegmentationLib.data.folds import load_folds  # noqa: E402
 from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
 from ScarSegmentationLib.pipeline import PipelineOptions  # noqa: E402
+from ScarSegmentationLib.scar.presence import PresenceRule, apply_presence  # noqa: E402
 
 INSTALLED = REPO / "Resources" / "Models"
 CENTRES = ("EMIDEC PNG", "MyoPS")
 
 
-def required_files() -> list[str]:
-    """What a fold folder must hold: the installed runtime files (as CMake ships them)."""
-    keep = {".onnx", ".npz", ".sha256"}
-    return sorted(p.name for p in INSTALLED.iterdir() if p.suffix in keep)
+def required_files(scar_method: str = "auto") -> list[str]:
+    """What a fold folder must hold: stages 1-2 (the joint scar net as stage 2) and the scar
+    method's networks, with their checksums."""
+    from ScarSegmentationLib.factory import AUTO_SCAR_METHOD, SCAR_WEIGHTS
+
+    method = AUTO_SCAR_METHOD if scar_method == "auto" else scar_method
+    names = {"lv_roi", "scar_unet", *SCAR_WEIGHTS.get(method, ())}
+    return sorted([*(f"{n}.onnx" for n in names), "checksums.sha256"])
 
 
-def check_models(dirs: list[Path]) -> list[str]:
+def leaky_files(d: Path) -> list[str]:
+    """Installed (not cross-validated) files a fold folder's PROVENANCE.json lists."""
+    prov = d / "PROVENANCE.json"
+    if not prov.is_file():
+        return []
+    return list(json.loads(prov.read_text()).get("installed_not_cross_validated", []))
+
+
+def check_models(dirs: list[Path], scar_method: str = "auto") -> list[str]:
     """One line per missing fold folder or file (empty when all are there)."""
-    need = required_files()
+    need = required_files(scar_method)
     problems = []
     for k, d in enumerate(dirs):
         if not d.is_dir():
@@ -71,6 +89,25 @@ def check_models(dirs: list[Path]) -> list[str]:
         if missing:
             problems.append(f"fold {k}: {d} lacks {', '.join(missing)}")
     return problems
+
+
+# scar-presence rules evaluated on every study (bench/calibrate_presence.py chooses among them)
+PRESENCE_GRID = [
+    PresenceRule(lesion, burden)
+    for lesion in (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
+    for burden in (0.0, 0.5, 1.0, 2.0, 3.0)
+]
+
+
+def presence_columns(scar: np.ndarray, myo: np.ndarray, lab: np.ndarray) -> dict[str, float]:
+    """Burden and scar Dice of the study under each rule of PRESENCE_GRID."""
+    ref_scar = lab >= 3
+    out = {}
+    for rule in PRESENCE_GRID:
+        kept = apply_presence(scar, myo, rule).scar
+        out[f"burden@{rule.name}"] = burden(kept, myo)
+        out[f"scar_dice@{rule.name}"] = dice(kept, ref_scar) if ref_scar.any() else np.nan
+    return out
 
 
 def measure_cv(result, lab: np.ndarray, spacing) -> dict[str, float]:
@@ -84,7 +121,16 @@ def measure_cv(result, lab: np.ndarray, spacing) -> dict[str, float]:
     row["scar_ml"] = volume_ml(scar, spacing)
     row["ref_scar_vox"] = int(ref_scar.sum())
     row["ref_scar_outside_vox"] = int((ref_scar & ~myo.astype(bool)).sum())
+    row.update(presence_columns(scar, myo, lab))
     return row
+
+
+def nothing_found(study) -> SimpleNamespace:  # noqa: ANN001
+    """A result with empty masks for a study the pipeline found no heart in: it scores Dice 0
+    and its whole reference burden as error, instead of dropping out of the table."""
+    empty = np.zeros(study.image.shape, dtype=bool)
+    masks = {"Myocardium": empty, "Blood pool": empty}
+    return SimpleNamespace(masks=masks, slice_info={}, seconds={}, study=study)
 
 
 def fold_stats(rows: list[dict]) -> dict[str, float]:
@@ -121,23 +167,24 @@ def fold_stats(rows: list[dict]) -> dict[str, float]:
 
 
 def table(rows: list[dict], folds: list[int]) -> list[str]:
+    """Per centre: mean +- SD across folds (folds with a value), and the value pooled over all
+    held-out patients of the centre (Bland-Altman limits need the pooled patients)."""
     per = {
         c: [fold_stats([r for r in rows if r["fold"] == k and r["centre"] == c]) for k in folds]
         for c in CENTRES
     }
+    pooled = {c: fold_stats([r for r in rows if r["centre"] == c]) for c in CENTRES}
     n = {c: sum(r["centre"] == c for r in rows) for c in CENTRES}
-    head = " | ".join(f"{c} ({n[c]} patients)" for c in CENTRES)
-    out = [f"| metric (mean +- SD across {len(folds)} folds) | {head} |", "|---|---|---|"]
+    head = " | ".join(f"{c} ({n[c]} patients): folds | pooled" for c in CENTRES)
+    out = [f"| metric (mean +- SD across {len(folds)} folds; pooled) | {head} |", "|---|---|---|"]
     for key in per[CENTRES[0]][0]:
         cells = []
         for c in CENTRES:
             v = np.array([s[key] for s in per[c]], dtype=float)
             v = v[np.isfinite(v)]
-            cells.append(
-                f"{v.mean():.3f} +- {v.std(ddof=1) if len(v) > 1 else np.nan:.3f} ({len(v)})"
-                if len(v)
-                else "n/a"
-            )
+            sd = v.std(ddof=1) if len(v) > 1 else np.nan
+            cell = f"{v.mean():.3f} +- {sd:.3f} ({len(v)})" if len(v) else "n/a"
+            cells.append(f"{cell}; {pooled[c][key]:.3f}")
         out.append(f"| {key} | {' | '.join(cells)} |")
     return out
 
@@ -157,6 +204,15 @@ def main() -> int:
         default=0,
         help="at most N held-out patients per centre and fold (smoke runs)",
     )
+    ap.add_argument(
+        "--scar-method", default="unet", help="pipeline scar method (default: %(default)s)"
+    )
+    ap.add_argument(
+        "--scar-presence",
+        action="store_true",
+        help="run the shipped scar-presence rule (default off: the table shows the networks' "
+        "scar, and every rule of PRESENCE_GRID is scored for calibrate_presence.py)",
+    )
     ap.add_argument("--mc", type=int, default=PipelineOptions.mc_samples)
     ap.add_argument("--threads", type=int, default=PipelineOptions.threads)
     ap.add_argument("--seed", type=int, default=PipelineOptions.seed, help="MC-dropout seed")
@@ -175,15 +231,23 @@ def main() -> int:
         dirs = [INSTALLED for _ in folds]
     else:
         dirs = [Path(args.models.format(k=k)) for k in folds]
-    problems = check_models(dirs)
+    problems = check_models(dirs, args.scar_method)
     if problems:
         print("\n".join(problems), file=sys.stderr)
         print("fold models missing: train them first (see docs/DEVELOPING.md)", file=sys.stderr)
         return 1
 
+    from ScarSegmentationLib import weights
     from ScarSegmentationLib.factory import build_pipeline
 
-    options = PipelineOptions(seed=args.seed, mc_samples=args.mc, threads=args.threads)
+    options = PipelineOptions(
+        seed=args.seed,
+        mc_samples=args.mc,
+        threads=args.threads,
+        scar_method=args.scar_method,
+        scar_presence=args.scar_presence,
+    )
+    warnings = sorted({f for d in dirs for f in leaky_files(d)})
     rows = []
     for k, d in zip(folds, dirs, strict=True):
         held = all_folds[k]
@@ -193,16 +257,24 @@ def main() -> int:
             ][: args.limit]
         os.environ["SCARSEG_MODELS"] = str(d.resolve())
         pipeline = build_pipeline(options)
+        if not args.same_models_for_all_folds:
+            for name in ("lv_roi", "scar_unet"):
+                trained_for = weights.load_model(name).config.get("fold")
+                if trained_for != k:
+                    print(f"fold {k}: {d}/{name}.onnx was trained for fold {trained_for}",
+                          file=sys.stderr)  # fmt: skip
+                    return 1
         items = studies_for(held, nifti=False)
         print(f"fold {k}: {len(items)} held-out patients, models {d}", flush=True)
         for centre, pid, study, lab in items:
+            failed = 0
             try:
                 result = pipeline.run(study)
-            except NoHeartFoundError as exc:
+            except NoHeartFoundError as exc:  # counted as a study with nothing found
                 print(f"{pid}: {exc}", file=sys.stderr)
-                continue
+                result, failed = nothing_found(study), 1
             row = measure_cv(result, lab, study.spacing)
-            rows.append({"fold": k, "centre": centre, "patient": pid, **row})
+            rows.append({"fold": k, "centre": centre, "patient": pid, "failed": failed, **row})
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as f:
@@ -216,7 +288,13 @@ def main() -> int:
         if args.same_models_for_all_folds
         else "cross-validated"
     )
-    print(f"\n{mode}; {len(rows)} studies; MC samples {args.mc}; per-patient rows: {args.out}")
+    print(
+        f"\n{mode}; {len(rows)} studies ({sum(r['failed'] for r in rows)} with no heart found, "
+        f"scored as empty); scar method {args.scar_method}; MC samples {args.mc}; "
+        f"per-patient rows: {args.out}"
+    )
+    if warnings:
+        print(f"WARNING: installed models in the fold folders, NOT cross-validated: {warnings}")
     print(
         "* EMIDEC PNG slices have no spacing: Hausdorff in pixels, volumes in nominal 1 mm^3 voxels"
     )

@@ -77,10 +77,11 @@ def _scar_stages(options: PipelineOptions) -> list[Stage]:
             f"scar method '{method}' needs {', '.join(n + '.onnx' for n in missing)} in "
             f"{weights.models_dir()}"
         )
+    presence = _presence(options)
     if method == "unet":
         from .stages.scar_unet import ScarUNetStage
 
-        return [ScarUNetStage(weights.load_model("scar_unet"))]
+        return [ScarUNetStage(weights.load_model("scar_unet")), *presence]
     from .runtime.detector import OnnxScarDetector
     from .scar.segmenter import load_segmenter
     from .stages.scar_detect import ScarDetectStage
@@ -88,7 +89,7 @@ def _scar_stages(options: PipelineOptions) -> list[Stage]:
 
     detector = OnnxScarDetector.load(weights.model_path("scar_detector"))
     if method == "network":
-        return [ScarDetectStage(detector), ScarSegmentStage(load_segmenter())]
+        return [ScarDetectStage(detector), ScarSegmentStage(load_segmenter()), *presence]
     from .stages.scar_fuse import ScarFuseStage
     from .stages.scar_head_boxes import ScarHeadBoxesStage
 
@@ -98,7 +99,16 @@ def _scar_stages(options: PipelineOptions) -> list[Stage]:
         ScarHeadBoxesStage(head),  # the head's scar the detector missed: more SAM prompts
         ScarSegmentStage(load_segmenter()),
         ScarFuseStage(head),
+        *presence,
     ]
+
+
+def _presence(options: PipelineOptions) -> list[Stage]:
+    if not options.scar_presence:
+        return []
+    from .stages.scar_presence import ScarPresenceStage
+
+    return [ScarPresenceStage()]
 
 
 def build_pipeline(options: PipelineOptions | None = None) -> Pipeline:

@@ -27,6 +27,7 @@ MAP_NAMES = (
     "Myocardium uncertainty",
     "Scar probability",
     "Scar uncertainty",
+    "No-reflow probability",
 )
 
 

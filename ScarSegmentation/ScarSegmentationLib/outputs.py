@@ -203,7 +203,7 @@ def _write_all(result: PipelineResult, tmp: Path, overview: bool) -> None:
     notes = _write_dicom_seg(result, tmp)
     for key, array in result.maps.items():
         # e.g. myocardium_probability.nii.gz: what `scarseg evaluate` reads for the Brier score
-        file_name = key.lower().replace(" ", "_") + ".nii.gz"
+        file_name = key.lower().replace(" ", "_").replace("-", "_") + ".nii.gz"
         write_label_map(np.asarray(array, dtype=np.float32), result.study, tmp / file_name)
     mrml.write_mrb(scene, tmp / "scene.mrb")
     if overview:

@@ -37,6 +37,7 @@ class PipelineOptions:
     keep_probabilities: bool = True
     seed: int = 0
     device: str = "cpu"  # "cuda": the GPU when onnxruntime-gpu is installed (else the CPU)
+    scar_presence: bool = True  # drop specks / small totals after the scar networks
 
 
 @dataclass

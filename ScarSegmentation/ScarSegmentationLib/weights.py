@@ -3,7 +3,9 @@
 What runs is `<name>.onnx` (ONNX Runtime, no PyTorch), exported from the training checkpoint
 `<name>.pt` by `python -m ScarSegmentationLib.training.export_onnx`; the network's config
 (classes, class weights, dropout) is in the ONNX metadata. `checksums.sha256` lists
-`<sha256>  <file>` lines (sha256sum format) for both.
+`<sha256>  <file>` lines (sha256sum format) for both. A model may instead be an ensemble: a
+manifest `<name>.ensemble.json` listing member files (runtime/ensemble.py); the manifest wins
+over a `<name>.onnx` beside it.
 """
 
 from __future__ import annotations
@@ -80,26 +82,45 @@ def model_path(name: str, directory: Path | None = None, suffix: str = ".onnx") 
     return (directory or models_dir()) / f"{name}{suffix}"
 
 
+def ensemble_manifest(name: str, directory: Path | None = None) -> Path:
+    from .runtime.ensemble import MANIFEST_SUFFIX
+
+    return model_path(name, directory, MANIFEST_SUFFIX)
+
+
 def available(name: str, directory: Path | None = None) -> bool:
-    return model_path(name, directory).is_file()
+    return model_path(name, directory).is_file() or ensemble_manifest(name, directory).is_file()
+
+
+def _load_unet(path: Path, verify: bool) -> Any:
+    check_file(path, verify)
+    try:
+        from .runtime.unet import OnnxUNet
+
+        return OnnxUNet(path)
+    except Exception as e:  # noqa: BLE001 - any failure here means an unusable file
+        raise ModelError(f"model file {path} is incompatible: {e}") from e
 
 
 def load_model(name: str, directory: Path | None = None, verify: bool = True) -> Any:
-    """`<models dir>/<name>.onnx` as an OnnxUNet (checksum verified); cached per path."""
+    """`<models dir>/<name>.onnx` as an OnnxUNet, or the ensemble its manifest lists
+    (runtime/ensemble.py), every file checksum-verified; cached per path."""
     from .runtime import session
 
-    path = model_path(name, directory).resolve()
+    manifest = ensemble_manifest(name, directory).resolve()
+    path = manifest if manifest.is_file() else model_path(name, directory).resolve()
     key = session.cache_key(path)
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-        check_file(path, verify)
-        try:
-            from .runtime.unet import OnnxUNet
+        if path == manifest:
+            from .runtime.ensemble import EnsembleUNet, read_manifest
 
-            model = OnnxUNet(path)
-        except Exception as e:  # noqa: BLE001 - any failure here means an unusable file
-            raise ModelError(f"model file {path} is incompatible: {e}") from e
+            check_file(path, verify)
+            members = [_load_unet(m.resolve(), verify) for m in read_manifest(path)]
+            model = EnsembleUNet(members, path)
+        else:
+            model = _load_unet(path, verify)
         _CACHE[key] = model
         return model
 

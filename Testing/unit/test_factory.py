@@ -18,14 +18,14 @@ def _names(options):
 
 # scar method -> (weights files it needs, stages it adds); "threshold"/"none" add no stage
 SCAR_METHODS = {
-    "unet": (("scar_unet",), ["scar_unet"]),
+    "unet": (("scar_unet",), ["scar_unet", "scar_presence"]),
     "network": (
         ("scar_detector", "sam_encoder", "scar_segmenter"),
-        ["scar_detect", "scar_segment"],
+        ["scar_detect", "scar_segment", "scar_presence"],
     ),
     "fused": (
         ("scar_detector", "sam_encoder", "scar_segmenter", "scar_unet"),
-        ["scar_detect", "scar_head_boxes", "scar_segment", "scar_fuse"],
+        ["scar_detect", "scar_head_boxes", "scar_segment", "scar_fuse", "scar_presence"],
     ),
     "threshold": ((), []),
 }
@@ -121,8 +121,11 @@ def test_threshold_scar_method_ignores_an_installed_scar_head(scar_unet_installe
 def test_auto_uses_the_scar_head_when_it_is_the_auto_method(monkeypatch, scar_unet_installed):
     monkeypatch.setattr(factory, "AUTO_SCAR_METHOD", "unet")
     names = _names(PipelineOptions(scar_method="auto"))
-    assert [n for n in names if n.startswith("scar")] == ["scar_unet"]
+    assert [n for n in names if n.startswith("scar")] == ["scar_unet", "scar_presence"]
     assert names.index("scar_unet") < names.index("quantification")
+    # the presence check can be switched off (bench_cv scores its rules itself)
+    off = _names(PipelineOptions(scar_method="auto", scar_presence=False))
+    assert [n for n in off if n.startswith("scar")] == ["scar_unet"]
 
 
 def test_auto_falls_back_to_the_threshold_without_the_scar_head(monkeypatch):

@@ -17,10 +17,15 @@ from .geometry import LV_LABELS, antialias, lv_box_from_mask, roi_box, sample_bo
 from .loaders import PatientSlices
 from .synthetic_scar import ScarIntensityBank, add_synthetic_scar
 
-KINDS = ("roi", "myocardium", "scar_unet")
+KINDS = ("roi", "myocardium", "scar_unet", "scar_nr")
 # scar_unet: the U-Net scar head (baseline a of the scar issue): the myocardium net's classes
-# with the myocardium split into healthy and enhanced (scar incl. no-reflow)
-N_CLASSES = {"roi": 2, "myocardium": 3, "scar_unet": 4}
+# with the myocardium split into healthy and enhanced (scar incl. no-reflow); scar_nr: the same
+# with no-reflow (EMIDEC label 4) as a fifth class of its own
+N_CLASSES = {"roi": 2, "myocardium": 3, "scar_unet": 4, "scar_nr": 5}
+# scar_nr target for scar whose no-reflow part is not labelled (MyoPS): "scar or no-reflow",
+# trained on the sum of the two probabilities (losses.partial_segmentation_loss)
+SCAR_OR_NO_REFLOW = 5
+CENTRES_WITHOUT_NO_REFLOW = ("myops",)
 MIN_LV_PIXELS = 20  # slices with a smaller LV label are not used to train the myocardium net
 
 
@@ -56,9 +61,11 @@ def prepare(patients: dict[str, PatientSlices]) -> list[PreparedSlice]:
     return out
 
 
-def target(label: np.ndarray, kind: str) -> np.ndarray:
+def target(label: np.ndarray, kind: str, centre: str = "emidec") -> np.ndarray:
     """EMIDEC labels -> class indices: roi 0/1 (LV); myocardium 0 bg, 1 blood pool, 2 myo;
-    scar_unet as myocardium with 3 = scar (labels 3 and 4: no-reflow lies inside the scar)."""
+    scar_unet as myocardium with 3 = scar (labels 3 and 4: no-reflow lies inside the scar);
+    scar_nr as scar_unet with 4 = no-reflow, and SCAR_OR_NO_REFLOW for the scar of a centre
+    that does not label no-reflow."""
     if kind == "roi":
         return np.isin(label, LV_LABELS).astype(np.int64)
     out = np.zeros(label.shape, dtype=np.int64)
@@ -66,6 +73,11 @@ def target(label: np.ndarray, kind: str) -> np.ndarray:
     out[label >= 2] = 2
     if kind == "scar_unet":
         out[label >= 3] = 3
+    if kind == "scar_nr":
+        out[label == 3] = 3
+        out[label == 4] = 4
+        if centre in CENTRES_WITHOUT_NO_REFLOW:
+            out[label >= 3] = SCAR_OR_NO_REFLOW
     return out
 
 
@@ -95,7 +107,7 @@ def make_sample(
     if rng is None:
         img = sample_box(src, box, size)
         lab = sample_box(s.label, box, size, order=0)
-        return img, target(lab, kind)
+        return img, target(lab, kind, s.centre)
     label = s.label
     if (
         synthetic_scar > 0.0
@@ -113,4 +125,4 @@ def make_sample(
     }
     img = sample_box(src, sp.box, size, **kw)
     lab = sample_box(label, sp.box, size, order=0, **kw)
-    return random_intensity(img, rng, log_gamma, *noise), target(lab, kind)
+    return random_intensity(img, rng, log_gamma, *noise), target(lab, kind, s.centre)

@@ -94,6 +94,8 @@ def _softmax_passes(
     model: SegNet, crops: np.ndarray, samples: int, flips: bool, rng: np.random.Generator
 ) -> np.ndarray:
     """One batched run over all passes: each item gets its own dropout mask."""
+    if getattr(model, "members", None):
+        return _ensemble_passes(model, crops, samples, flips, rng)
     x = np.asarray(crops, dtype=np.float32)[:, None]
     if samples <= 1:
         return softmax(model.logits(x), axis=1)[None]
@@ -107,6 +109,21 @@ def _softmax_passes(
     return np.stack(
         [np.flip(p[s], axis=tuple(a + 1 for a in FLIPS[s % len(FLIPS)])) for s in range(samples)]
     )
+
+
+def _ensemble_passes(
+    model: SegNet, crops: np.ndarray, samples: int, flips: bool, rng: np.random.Generator
+) -> np.ndarray:
+    """An ensemble (runtime/ensemble.py): pass s runs member s mod n on flip s mod 4, so every
+    member takes part (max(samples, n) passes; deterministic members when samples <= 1)."""
+    n = len(model.members)  # type: ignore[attr-defined]
+    out = []
+    for s in range(max(samples, n)):
+        axes = FLIPS[s % len(FLIPS)] if flips else ()
+        x = np.ascontiguousarray(np.flip(crops, axis=axes), dtype=np.float32)[:, None]
+        p = model.member_probs(s, x, rng if samples > 1 else None)  # type: ignore[attr-defined]
+        out.append(np.flip(p, axis=tuple(a + 1 for a in axes)))
+    return np.stack(out)
 
 
 def fold_to_myocardium(probs: np.ndarray) -> np.ndarray:

@@ -53,5 +53,6 @@ class ScarFuseStage:
         for k in ctx.crop_boxes:
             ctx.info(k)["scar_px"] = int(scar[k].sum())
         ctx.masks["Scar"] = scar
+        self.head.add_no_reflow(ctx, scar)
         ctx.scar_source = "fused"
         progress(1.0, "scar fused")

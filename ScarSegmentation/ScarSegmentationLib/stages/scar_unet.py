@@ -7,6 +7,11 @@ gives scar more probability than healthy myocardium: P(scar | myocardium) = p3 /
 Monte-Carlo dropout / flip passes is the "Scar uncertainty" map. With `grow_px` > 0, pixels
 within that distance outside the myocardium where the head's argmax is scar are scar too, and the
 myocardium grows by them (bright subendocardial scar is where myocardium nets fail).
+
+A net with a no-reflow class of its own (class_names ending in "no_reflow", trained as
+`train_unet scar_nr`) counts it as scar, and inside the scar a pixel is no-reflow where
+P(no-reflow | scar) = p4 / (p3 + p4) >= 0.5 ("No-reflow probability" map); the quantification
+then keeps that no-reflow instead of deriving it by the dark-core rule.
 """
 
 from __future__ import annotations
@@ -20,13 +25,25 @@ from ..runtime.unet import SegNet
 from .myocardium import predict_crops
 from .standardize import ensure_standardized
 
-MYOCARDIUM, SCAR = 2, 3
+MYOCARDIUM, SCAR, NO_REFLOW = 2, 3, 4
+NO_REFLOW_PROBABILITY = "No-reflow probability"
+
+
+def has_no_reflow_class(model: SegNet) -> bool:
+    return "no_reflow" in list(model.config.get("class_names", []))
 
 
 def scar_given_myocardium(probs: np.ndarray) -> np.ndarray:
-    """softmax (..., 4, H, W) -> P(scar | myocardium) (..., H, W)."""
-    p_myo, p_scar = probs[..., MYOCARDIUM, :, :], probs[..., SCAR, :, :]
+    """softmax (..., C, H, W), C = 4 or 5 -> P(scar | myocardium) (..., H, W); a fifth class
+    (no-reflow) is part of the scar."""
+    p_myo, p_scar = probs[..., MYOCARDIUM, :, :], probs[..., SCAR:, :, :].sum(axis=-3)
     return p_scar / np.maximum(p_myo + p_scar, 1e-6)
+
+
+def no_reflow_given_scar(probs: np.ndarray) -> np.ndarray:
+    """softmax (..., 5, H, W) -> P(no-reflow | scar) (..., H, W)."""
+    p_scar, p_nr = probs[..., SCAR, :, :], probs[..., NO_REFLOW, :, :]
+    return p_nr / np.maximum(p_scar + p_nr, 1e-6)
 
 
 class ScarUNetStage:
@@ -77,13 +94,32 @@ class ScarUNetStage:
                     # bright scar the myocardium net called blood pool or background, next to
                     # the myocardium: where the scar head's own argmax is scar, it is scar
                     near = ndimage.binary_dilation(myo[k], iterations=self.grow_px) & ~myo[k]
-                    won = paste((mean[n].argmax(0) == SCAR).astype(np.float32), box, shape[1:])
+                    won = paste((mean[n].argmax(0) >= SCAR).astype(np.float32), box, shape[1:])
                     extra[k] = near & (won > 0.5)
                     prob[k][extra[k]] = paste(mean[n, SCAR], box, shape[1:])[extra[k]]
         inside = myo | extra
         prob[~inside] = 0.0
         var[~inside] = 0.0
         return np.clip(prob, 0.0, 1.0), np.clip(var, 0.0, None), extra
+
+    def add_no_reflow(self, ctx: PipelineContext, scar: np.ndarray) -> None:
+        """With a no-reflow class: "No-reflow" = scar where P(no-reflow | scar) >= 0.5, and its
+        probability map (mean over the passes, zero outside the scar). Without: nothing (the
+        quantification derives no-reflow by its dark-core rule)."""
+        if not has_no_reflow_class(self.model):
+            return
+        std = ensure_standardized(ctx)
+        shape = std.shape
+        nr_prob = np.zeros(shape, dtype=np.float32)
+        ks = [k for k in sorted(ctx.crop_boxes) if scar[k].any()]
+        if ks:
+            cond = no_reflow_given_scar(self.passes(ctx, std, ks)).mean(0)
+            for n, k in enumerate(ks):
+                nr_prob[k] = paste(cond[n], ctx.crop_boxes[k], shape[1:])
+        nr_prob[~scar] = 0.0
+        ctx.masks["No-reflow"] = scar & (nr_prob >= 0.5)
+        ctx.maps[NO_REFLOW_PROBABILITY] = np.clip(nr_prob, 0.0, 1.0)
+        ctx.notes.append("no-reflow = the scar network's no-reflow class inside the scar")
 
     def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:
         maps = self.maps(ctx, progress)
@@ -104,6 +140,7 @@ class ScarUNetStage:
         for k in ks:
             ctx.info(k)["scar_px"] = int(scar[k].sum())
         ctx.masks["Scar"] = scar
+        self.add_no_reflow(ctx, scar)
         ctx.scar_source = "unet"
         ctx.maps["Scar probability"] = prob
         if samples > 1:

@@ -94,11 +94,22 @@ def export_anatomy(directory: Path | None = None) -> list[Path]:
     return [enc, dec, npz]
 
 
+def unet_files(name: str, directory: Path | None = None) -> list[str]:
+    """The U-Net files behind a model name: its members when it is installed as an ensemble
+    (runtime/ensemble.py), else the name itself."""
+    manifest = weights.ensemble_manifest(name, directory)
+    if manifest.is_file():
+        from ..runtime.ensemble import read_manifest
+
+        return [m.stem for m in read_manifest(manifest)]
+    return [name]
+
+
 def export_all(names: list[str], directory: Path | None = None) -> list[Path]:
     out: list[Path] = []
     for name in names:
         if name in UNETS:
-            out.append(export_unet(name, directory))
+            out += [export_unet(n, directory) for n in unet_files(name, directory)]
         elif name == "anatomy":
             out += export_anatomy(directory)
         elif name == "scar_detector":
@@ -137,6 +148,10 @@ def update_cards(directory: Path | None = None) -> None:
         path = folder / card
         if not path.is_file():
             continue
+        stem = card.removesuffix(".md")
+        if stem in UNETS and weights.ensemble_manifest(stem, folder).is_file():
+            manifest = weights.ensemble_manifest(stem, folder).name
+            files = [manifest, *(f"{n}.onnx" for n in unet_files(stem, folder))]
         lines = [BEGIN, "## Runtime files (ONNX Runtime; exported from the checkpoint above)", ""]
         for name in files:
             f = folder / name

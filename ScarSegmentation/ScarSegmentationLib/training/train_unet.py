@@ -1,8 +1,9 @@
 """Train the stage-1 (LV ROI), stage-2 (myocardium) or scar-head residual U-Net, CPU only.
 
-    python -m ScarSegmentationLib.training.train_unet {roi,myocardium,scar_unet} [--epochs N]
-        [--resume] [--init Resources/Models/myocardium.pt]
+    python -m ScarSegmentationLib.training.train_unet {roi,myocardium,scar_unet,scar_nr}
+        [--epochs N] [--resume] [--init Resources/Models/myocardium.pt]
         [--deadline 2026-11-23T02:05:00] [--synthetic-scar 0.3]
+        [--fold K --recipe nnunet --compile]
 
 Trains on the train split of Resources/Models/split.json (EMIDEC + MyoPS; slices drawn so each
 centre contributes half of every epoch), evaluates per-patient Dice on the val split after each
@@ -10,6 +11,12 @@ epoch, saves <out>/last.pt (model, optimizer, scheduler, epoch, RNG) and <out>/b
 score), and logs to <out>/train.log. Resumes from last.pt with --resume. scar_unet
 --synthetic-scar P: a train slice without scar gets LGE-like synthetic scar with probability P
 (data.synthetic_scar; intensities from the train slices with scar).
+
+--fold K (cross-validation, Resources/Models/folds.json): trains on the four other folds and
+never looks at fold K (no validation, no checkpoint choice): train a fixed schedule (`--recipe
+nnunet`: SGD, Nesterov momentum 0.99, polynomial learning-rate decay to 0 over --epochs, as in
+nnU-Net) and use <out>/final.pt, written when the last epoch ends. scar_nr learns no-reflow as a
+class of its own (MyoPS scar counts as "scar or no-reflow", losses.partial_segmentation_loss).
 """
 
 from __future__ import annotations
@@ -26,20 +33,36 @@ import torch
 from ..calibration import undo_class_weights
 from ..data import PatientSlices, load_all, load_split
 from ..data.augment import LOG_GAMMA, NOISE_MAX, NOISE_P
-from ..data.datasets import KINDS, N_CLASSES, PreparedSlice, make_sample, prepare, usable
+from ..data.datasets import (
+    KINDS,
+    N_CLASSES,
+    SCAR_OR_NO_REFLOW,
+    PreparedSlice,
+    make_sample,
+    prepare,
+    usable,
+)
+from ..data.folds import train_val_for
 from ..data.synthetic_scar import ScarIntensityBank
 from .common import parse_deadline, setup_logging
-from .losses import class_weights, mc_variance_loss, segmentation_loss
+from .losses import (
+    class_weights,
+    mc_variance_loss,
+    partial_segmentation_loss,
+    segmentation_loss,
+)
 from .unet import ResUNet
 
 # myocardium net: twice the ROI net's filters; the scar head is the myocardium net plus a class
-BASE_FILTERS = {"roi": 8, "myocardium": 16, "scar_unet": 16}
+BASE_FILTERS = {"roi": 8, "myocardium": 16, "scar_unet": 16, "scar_nr": 16}
 CLASS_NAMES = {
     "roi": ["background", "lv"],
     "myocardium": ["background", "blood_pool", "myocardium"],
     "scar_unet": ["background", "blood_pool", "myocardium", "scar"],
+    "scar_nr": ["background", "blood_pool", "myocardium", "scar", "no_reflow"],
 }
-SCORE_CLASS = {"roi": "lv", "myocardium": "myocardium", "scar_unet": "scar"}
+SCORE_CLASS = {"roi": "lv", "myocardium": "myocardium", "scar_unet": "scar", "scar_nr": "scar"}
+RECIPES = ("adam-plateau", "nnunet")
 log = logging.getLogger("scarseg.train")
 
 
@@ -56,7 +79,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--samples-per-epoch", type=int, default=0, help="0 = number of train slices"
     )
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument(
+        "--lr", type=float, default=None, help="default 1e-3 (adam-plateau), 1e-2 (nnunet)"
+    )
+    parser.add_argument(
+        "--fold",
+        type=int,
+        default=None,
+        help="cross-validation: train on the other folds of folds.json, no validation",
+    )
+    parser.add_argument("--folds", default=None, help="folds.json (default: Resources/Models)")
+    parser.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        default=None,
+        help="optimiser and schedule (default: adam-plateau, with --fold nnunet)",
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the training step (faster on CPU)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
@@ -154,7 +195,7 @@ def evaluate(
             st = stats.setdefault(s.patient_id, np.zeros((n_cls, 3)))
             centre_of[s.patient_id] = s.centre
             for c in range(1, n_cls):
-                pc, tc = p == c, t == c
+                pc, tc = _class_masks(p, t, c, kind)
                 st[c] += [int((pc & tc).sum()), int(pc.sum()), int(tc.sum())]
     out: dict[str, dict[str, float]] = {}
     for centre in sorted(set(centre_of.values())):
@@ -167,6 +208,18 @@ def evaluate(
         mean = np.mean(dices, axis=0)
         out[centre] = {CLASS_NAMES[kind][c]: float(mean[c - 1]) for c in range(1, n_cls)}
     return out
+
+
+def _class_masks(p: torch.Tensor, t: torch.Tensor, c: int, kind: str):  # noqa: ANN202
+    """Predicted and reference masks of class c; scar_nr scores scar with no-reflow included
+    (what the pipeline reports as scar) and no-reflow only where it is labelled."""
+    if kind != "scar_nr" or c < 3:
+        return p == c, t == c
+    if c == 3:
+        return p >= 3, t >= 3
+    if (t == SCAR_OR_NO_REFLOW).any():  # no-reflow not labelled on this slice: not scored
+        return torch.zeros_like(t, dtype=torch.bool), torch.zeros_like(t, dtype=torch.bool)
+    return p == c, t == c
 
 
 def score(val: dict, kind: str) -> float:
@@ -210,6 +263,8 @@ def training_loss(
     copy gets its own dropout mask), the segmentation loss covers every copy and the
     MC-dropout uncertainty loss (softmax variance across the copies) is added with that weight."""
     if mc_weight <= 0:
+        if int(y.max()) >= weights.numel():  # labels with "scar or no-reflow" (scar_nr)
+            return partial_segmentation_loss(model(x), y, weights)
         return segmentation_loss(model(x), y, weights)
     logits = model(x.repeat(mc_samples, 1, 1, 1))
     seg = segmentation_loss(logits, y.repeat(mc_samples, 1, 1), weights)
@@ -248,8 +303,20 @@ def run(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     deadline = parse_deadline(args.deadline)
 
+    fold = getattr(args, "fold", None)
+    recipe = getattr(args, "recipe", None) or ("nnunet" if fold is not None else "adam-plateau")
+    lr = args.lr if args.lr is not None else (1e-2 if recipe == "nnunet" else 1e-3)
+    if mc_weight and kind == "scar_nr":
+        raise ValueError("--mc-loss is not implemented for scar_nr")
+
     t0 = time.perf_counter()
-    split = load_split(args.split)
+    if fold is not None:
+        train_ids, held_out = train_val_for(fold, getattr(args, "folds", None))
+        split = {"train": train_ids, "val": []}
+        log.info("fold %d: %d training patients; the %d of fold %d are not used",
+                 fold, len(train_ids), len(held_out), fold)  # fmt: skip
+    else:
+        split = load_split(args.split)
     patients: dict[str, PatientSlices] = load_all(args.data)
     train = [s for s in prepare({p: patients[p] for p in split["train"]}) if usable(s, kind)]
     val = [s for s in prepare({p: patients[p] for p in split["val"]}) if usable(s, kind)]
@@ -257,10 +324,14 @@ def run(args: argparse.Namespace) -> int:
         "%s: %d train slices (%d patients), %d val slices (%d patients); prepared in %.1f s",
         kind, len(train), len(split["train"]), len(val), len(split["val"]), time.perf_counter() - t0,
     )  # fmt: skip
-    counts = np.zeros(N_CLASSES[kind])
+    n_cls = N_CLASSES[kind]
+    counts = np.zeros(n_cls + 1)
     for s in train:
-        counts += np.bincount(make_sample(s, kind, None)[1].ravel(), minlength=len(counts))
-    weights = class_weights(counts)  # real labels only (synthetic scar not counted)
+        counts += np.bincount(make_sample(s, kind, None)[1].ravel(), minlength=n_cls + 1)[
+            : n_cls + 1
+        ]
+    counts[n_cls - 2] += counts[n_cls]  # "scar or no-reflow" (scar_nr) counts as scar
+    weights = class_weights(counts[:n_cls])  # real labels only (synthetic scar not counted)
     bank = None
     if synthetic:
         bank = ScarIntensityBank.from_slices((s.std, s.label) for s in train)
@@ -270,10 +341,21 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     probs = _sampling_probs(train)
     per_epoch = args.samples_per_epoch or len(train)
+    if getattr(args, "compile", False):  # a smaller last batch would recompile the graph
+        per_epoch = max(args.batch_size, per_epoch // args.batch_size * args.batch_size)
 
     model = ResUNet(n_classes=N_CLASSES[kind], base_filters=BASE_FILTERS[kind])
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-5)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=10)
+    sched: torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
+    if recipe == "nnunet":
+        opt = torch.optim.SGD(
+            model.parameters(), lr=lr, momentum=0.99, nesterov=True, weight_decay=3e-5
+        )
+        total = args.epochs
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: max(0.0, 1.0 - e / total) ** 0.9)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-5)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=10)
+    step_model = torch.compile(model) if getattr(args, "compile", False) else model
     start, best = 0, -1.0
     last = out / "last.pt"
     if args.resume and last.exists():
@@ -289,9 +371,9 @@ def run(args: argparse.Namespace) -> int:
         warm_start(model, args.init)
         log.info("warm start from %s", args.init)
     log.info(
-        "class weights %s; %d samples/epoch, batch %d, lr %g, MC uncertainty loss %g x %d, "
-        "gamma exp(+-%g), noise p %g up to %g",
-        weights.numpy().round(3).tolist(), per_epoch, args.batch_size, args.lr, mc_weight,
+        "class weights %s; %d samples/epoch, batch %d, recipe %s, lr %g, MC uncertainty loss %g "
+        "x %d, gamma exp(+-%g), noise p %g up to %g",
+        weights.numpy().round(3).tolist(), per_epoch, args.batch_size, recipe, lr, mc_weight,
         mc_samples, log_gamma, *noise,
     )  # fmt: skip
 
@@ -309,21 +391,29 @@ def run(args: argparse.Namespace) -> int:
             x, y = _batch(batch, kind, rng, synthetic, bank, log_gamma, noise)
             if len(x) < 2:  # batch norm needs more than one sample
                 continue
-            loss = training_loss(model, x, y, weights, mc_weight, mc_samples)
+            loss = training_loss(step_model, x, y, weights, mc_weight, mc_samples)
             opt.zero_grad()
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
-        v = evaluate(model, val, kind, weights)
-        sc = score(v, kind)
-        sched.step(sc)
-        is_best = sc > best
-        best = max(best, sc)
+        if val:
+            v = evaluate(model, val, kind, weights)
+            sc = score(v, kind)
+        else:  # cross-validation fold: nothing to choose on
+            v, sc = {}, float("nan")
+        if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            sched.step(sc)
+        else:
+            sched.step()
+        is_best = bool(val) and sc > best
+        best = max(best, sc) if val else best
         config = {
             **model.config,
             "kind": kind,
             "class_names": CLASS_NAMES[kind],
             "class_weights": weights.tolist(),  # undone at inference (calibration.py)
+            "recipe": recipe,
+            "fold": fold,
         }
         state = {
             "model": model.state_dict(),
@@ -343,6 +433,8 @@ def run(args: argparse.Namespace) -> int:
             torch_rng=torch.get_rng_state(),
             best=best,
         )
+        if epoch == args.epochs - 1:
+            _save(out / "final.pt", **state)
         epoch_seconds = time.perf_counter() - te
         log.info(
             "epoch %d loss %.4f val %s score %.4f%s lr %.2g %.1f s",
@@ -350,7 +442,10 @@ def run(args: argparse.Namespace) -> int:
             {c: {k: round(x, 4) for k, x in d.items()} for c, d in v.items()},
             sc, " *best*" if is_best else "", opt.param_groups[0]["lr"], epoch_seconds,
         )  # fmt: skip
-    log.info("done; best val score %.4f", best)
+    if val:
+        log.info("done; best val score %.4f", best)
+    else:
+        log.info("done; final weights %s", out / "final.pt")
     return 0
 
 

@@ -1,0 +1,46 @@
+"""Scar presence after the scar networks: drop specks, call small totals scar-free (scar/presence.py).
+
+The rule's limits (RULE) were chosen on the cross-validation; no-reflow follows the scar it
+lies in. The scar probability map is left as the networks gave it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..pipeline import PipelineContext, ProgressCallback
+from ..scar.presence import PresenceRule, apply_presence
+
+# chosen on the cross-validation: bench/calibrate_presence.py (README, Scar-free normal hearts)
+RULE = PresenceRule(min_lesion_percent=0.0, min_burden_percent=0.0)
+
+
+class ScarPresenceStage:
+    name = "scar_presence"
+
+    def __init__(self, rule: PresenceRule = RULE) -> None:
+        self.rule = rule
+
+    def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:
+        scar, myo = ctx.masks.get("Scar"), ctx.masks.get("Myocardium")
+        if scar is None or myo is None or not scar.any():
+            return
+        res = apply_presence(scar, myo, self.rule)
+        if res.lesions_dropped == 0:
+            return
+        ctx.masks["Scar"] = res.scar
+        if "No-reflow" in ctx.masks:
+            ctx.masks["No-reflow"] = ctx.masks["No-reflow"] & res.scar
+        for k in ctx.crop_boxes:
+            ctx.info(k)["scar_px"] = int(np.count_nonzero(res.scar[k]))
+        if res.scar_free:
+            ctx.notes.append(
+                f"scar presence: the predicted scar is below {self.rule.name}: reported as no "
+                "scar (scar probability map kept)"
+            )
+        else:
+            ctx.notes.append(
+                f"scar presence: {res.lesions_dropped} lesion(s) under "
+                f"{self.rule.min_lesion_percent:g} % of the myocardium dropped"
+            )
+        progress(1.0, "scar presence checked")

@@ -1,0 +1,131 @@
+"""Assemble one model folder per cross-validation fold from the fold runs of train_unet --fold:
+
+    python -m ScarSegmentationLib.training.cv_models [--runs ../runs/cv] [--folds 0,1,2,3,4]
+        [--scar-run scar_nr] [--fill-from-installed scar_detector,sam_encoder,scar_segmenter]
+    python -m ScarSegmentationLib.training.cv_models --install ../Resources/Models
+
+For fold k: `<runs>/roi_fold<k>/final.pt` -> `lv_roi`, `<runs>/<scar-run>_fold<k>/final.pt` ->
+`scar_unet` (stage 2 and the scar head), exported to ONNX in `<runs>/fold<k>/` with their
+checksums; bench/bench_cv.py then runs fold k's held-out patients on that folder. Each exported
+config records the fold it was trained for, which bench_cv checks.
+
+Stages without fold models are absent from the folder (the anatomy stage is then skipped, like
+an installation without it). `--fill-from-installed` copies the named installed runtime files
+instead: those were trained on the split.json train patients, most of whom are held out in some
+fold, so numbers with them are optimistic for what they add; the folder's PROVENANCE.json lists
+them and bench_cv prints the warning.
+
+--install DIR puts the fold models of lv_roi and scar_unet into DIR as ensembles
+(runtime/ensemble.py): `<name>-fold<k>.pt/.onnx` and `<name>.ensemble.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from .. import weights
+from .export import export, record_checksum
+from .export_onnx import export_unet
+
+PROVENANCE = "PROVENANCE.json"
+
+
+def installed_files(name: str) -> list[Path]:
+    """The runtime files of one installed model (an anatomy model has several)."""
+    from ..anatomy import model as anatomy_model
+
+    folder = weights.models_dir()
+    if name == "anatomy":
+        return [folder / f for f in anatomy_model.FILES]
+    return [folder / f"{name}.onnx"]
+
+
+def assemble(runs: Path, fold: int, scar_run: str = "scar_nr", fill: tuple[str, ...] = ()) -> Path:
+    out = runs / f"fold{fold}"
+    out.mkdir(parents=True, exist_ok=True)
+    sources = {"lv_roi": runs / f"roi_fold{fold}" / "final.pt",
+               "scar_unet": runs / f"{scar_run}_fold{fold}" / "final.pt"}  # fmt: skip
+    missing = [str(p) for p in sources.values() if not p.is_file()]
+    if missing:
+        raise SystemExit(f"fold {fold}: not trained yet ({', '.join(missing)} missing)")
+    for name, ck in sources.items():
+        export(ck, name, out)
+        export_unet(name, out)
+    filled = []
+    for name in fill:
+        for src in installed_files(name):
+            shutil.copy2(src, out / src.name)
+            record_checksum(out / src.name)
+            filled.append(src.name)
+    (out / PROVENANCE).write_text(
+        json.dumps(
+            {
+                "fold": fold,
+                "trained_for_this_fold": {n: str(p) for n, p in sources.items()},
+                "installed_not_cross_validated": filled,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+    return out
+
+
+def install_ensemble(
+    runs: Path, folds: list[int], target: Path, names: tuple[str, ...] = ("lv_roi", "scar_unet")
+) -> list[Path]:
+    """Every fold's `<name>.pt` of `<runs>/fold<k>` -> `<target>/<name>-fold<k>.pt`, exported
+    to ONNX there, and the manifest `<name>.ensemble.json` listing them (what the pipeline
+    loads instead of `<name>.onnx`); checksums recorded."""
+    from ..runtime.ensemble import write_manifest
+
+    written = []
+    for name in names:
+        members = []
+        for k in folds:
+            member = f"{name}-fold{k}"
+            dst = target / f"{member}.pt"
+            shutil.copy2(runs / f"fold{k}" / f"{name}.pt", dst)
+            record_checksum(dst)
+            written += [dst, export_unet(member, target)]
+            members.append(f"{member}.onnx")
+        about = (
+            f"the {len(folds)} cross-validation fold models of {name} (folds.json); each was "
+            "trained on the other folds' patients"
+        )
+        manifest = write_manifest(weights.ensemble_manifest(name, target), members, about)
+        record_checksum(manifest)
+        written.append(manifest)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=Path, default=Path("../runs/cv"))
+    ap.add_argument("--folds", default="0,1,2,3,4")
+    ap.add_argument("--scar-run", default="scar_nr", help="fold run prefix of the stage-2 net")
+    ap.add_argument("--fill-from-installed", default="", help="comma-separated model names")
+    ap.add_argument(
+        "--install",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="instead: install the assembled folds' lv_roi and scar_unet into DIR as ensembles",
+    )
+    args = ap.parse_args(argv)
+    folds = [int(x) for x in args.folds.split(",")]
+    if args.install is not None:
+        for path in install_ensemble(args.runs, folds, args.install):
+            print(path)
+        return 0
+    fill = tuple(n for n in args.fill_from_installed.split(",") if n)
+    for k in folds:
+        print(assemble(args.runs, k, args.scar_run, fill))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

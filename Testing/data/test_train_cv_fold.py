@@ -1,0 +1,42 @@
+"""Cross-validation training on real data: a fold run never uses its held-out patients, writes
+final.pt with its fold, and cv_models turns the fold runs into a model folder bench_cv accepts."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import onnx
+import torch
+from ScarSegmentationLib.data.folds import train_val_for
+from ScarSegmentationLib.training import cv_models, train_unet
+
+torch.set_num_threads(1)
+
+
+def _train(kind: str, out, data_dir) -> None:
+    args = [kind, "--fold", "0", "--epochs", "1", "--samples-per-epoch", "4", "--batch-size", "2",
+            "--data", str(data_dir), "--out", str(out)]  # fmt: skip
+    assert train_unet.main(args) == 0
+
+
+def test_fold_run_and_model_folder(tmp_path, data_dir, caplog):
+    caplog.set_level(logging.INFO, logger="scarseg.train")
+    _train("scar_nr", tmp_path / "scar_nr_fold0", data_dir)
+    _train("roi", tmp_path / "roi_fold0", data_dir)
+    train, held_out = train_val_for(0)
+    assert not set(train) & set(held_out) and len(train) + len(held_out) == 105
+    assert f"fold 0: {len(train)} training patients" in caplog.text
+    ck = torch.load(tmp_path / "scar_nr_fold0" / "final.pt", weights_only=False)
+    assert ck["config"]["fold"] == 0 and ck["config"]["recipe"] == "nnunet"
+    assert ck["config"]["class_names"][-1] == "no_reflow" and ck["val"] == {}
+
+    folder = cv_models.assemble(tmp_path, 0)
+    prov = json.loads((folder / cv_models.PROVENANCE).read_text())
+    assert prov["fold"] == 0 and prov["installed_not_cross_validated"] == []
+    for name in ("lv_roi", "scar_unet"):
+        meta = {p.key: p.value for p in onnx.load(folder / f"{name}.onnx").metadata_props}
+        config = json.loads(next(v for v in meta.values() if v.startswith("{")))
+        assert config["fold"] == 0, name
+    sums = (folder / "checksums.sha256").read_text()
+    assert "lv_roi.onnx" in sums and "scar_unet.onnx" in sums

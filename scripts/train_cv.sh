@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Cross-validation models, resumable: each job KIND:FOLD trains runs/cv/KIND_fold<FOLD> (see
+# train_unet --fold) unless its final.pt exists, resuming from last.pt after an interruption.
+#   bash scripts/train_cv.sh scar_nr:0 roi:0 ...        (one job after the other)
+# Environment: EPOCHS_scar_nr, EPOCHS_roi (default 40 / 25), SAMPLES (512 per epoch), THREADS (1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${SCARSEG_VENV:-.venv}/bin/python"
+for job in "$@"; do
+  kind="${job%%:*}"; fold="${job##*:}"
+  out="runs/cv/${kind}_fold${fold}"
+  [ -f "$out/final.pt" ] && { echo "$job: done ($out/final.pt)"; continue; }
+  epochs_var="EPOCHS_${kind}"
+  epochs="${!epochs_var:-$([ "$kind" = roi ] && echo 25 || echo 40)}"
+  (cd ScarSegmentation && "../$PY" -m ScarSegmentationLib.training.train_unet "$kind" \
+    --fold "$fold" --recipe nnunet --epochs "$epochs" --samples-per-epoch "${SAMPLES:-512}" \
+    --threads "${THREADS:-1}" --seed "$fold" --compile --resume --out "../$out")
+done
