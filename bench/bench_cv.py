@@ -50,6 +50,7 @@ from bench_myocardium import studies_for  # noqa: E402
 from bench_pipeline import burden, measure  # noqa: E402
 from ScarQuantificationLib.evaluate_report import agreement  # noqa: E402
 from ScarQuantificationLib.metrics import dice, volume_ml  # noqa: E402
+from ScarQuantificationLib.no_reflow import dark_core_no_reflow  # noqa: E402
 from ScarSegmentationLib.data.folds import load_folds  # noqa: E402
 from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
 from ScarSegmentationLib.pipeline import PipelineOptions  # noqa: E402
@@ -118,6 +119,11 @@ def measure_cv(result, lab: np.ndarray, spacing) -> dict[str, float]:
     ref_scar, ref_nr = lab >= 3, lab == 4
     nr = m.get("No-reflow", np.zeros_like(myo))
     row["nr_dice"] = dice(nr, ref_nr) if ref_nr.any() else np.nan
+    row["nr_ml"] = volume_ml(nr, spacing)
+    # the dark-core rule on the same scar (what a net without a no-reflow class gets)
+    rule = dark_core_no_reflow(result.study.image, myo, scar) if scar.any() else np.zeros_like(nr)
+    row["nr_rule_dice"] = dice(rule, ref_nr) if ref_nr.any() else np.nan
+    row["nr_rule_ml"] = volume_ml(rule, spacing)
     row["scar_ml"] = volume_ml(scar, spacing)
     row["ref_scar_vox"] = int(ref_scar.sum())
     row["ref_scar_outside_vox"] = int((ref_scar & ~myo.astype(bool)).sum())
@@ -142,6 +148,8 @@ def fold_stats(rows: list[dict]) -> dict[str, float]:
 
     path = [r for r in rows if r["ref_burden"] > 0]
     normal = [r for r in rows if r["ref_burden"] == 0]
+    # MyoPS does not label no-reflow: no false no-reflow there
+    no_nr = [r for r in rows if r["centre"] != "MyoPS" and not np.isfinite(r["nr_dice"])]
     err = [abs(r["pred_burden"] - r["ref_burden"]) for r in rows]
     ba = agreement([r["pred_burden"] for r in rows], [r["ref_burden"] for r in rows])
     ref_vox = sum(r["ref_scar_vox"] for r in rows)
@@ -150,6 +158,9 @@ def fold_stats(rows: list[dict]) -> dict[str, float]:
         "blood pool Dice": mean("bp_dice", rows),
         "scar Dice (patients with scar)": mean("scar_dice", path),
         "no-reflow Dice (patients with no-reflow)": mean("nr_dice", rows),
+        "false no-reflow on patients without (ml, * nominal)": mean("nr_ml", no_nr),
+        "no-reflow Dice, dark-core rule on the same scar": mean("nr_rule_dice", rows),
+        "false no-reflow, dark-core rule (ml, * nominal)": mean("nr_rule_ml", no_nr),
         "myocardium Hausdorff (px PNG / mm)": mean("myo_hd", rows),
         "burden abs. error mean (pp)": float(np.mean(err)) if err else np.nan,
         "burden abs. error median (pp)": float(np.median(err)) if err else np.nan,

@@ -48,11 +48,17 @@ def _rng(seed: int | None) -> np.random.Generator | None:
     return None if seed is None else np.random.default_rng(seed)
 
 
-@pytest.mark.parametrize("name", ["lv_roi", "myocardium", "scar_unet"])
+from ScarSegmentationLib.training.export_onnx import unet_files  # noqa: E402
+
+# every U-Net file: an ensemble's members one by one
+UNET_FILES = [f for name in ("lv_roi", "myocardium", "scar_unet") for f in unet_files(name)]
+
+
+@pytest.mark.parametrize("name", UNET_FILES)
 def test_unet_probabilities_match_torch(name, slices):
     onnx_net = weights.load_model(name)
     torch_net = TorchNet(load_torch_model(name))
-    if name == "lv_roi":
+    if name.startswith("lv_roi"):
         x = np.stack([roi_input(s) for s in slices])[:, None].astype(np.float32)
     else:
         x = _lv_crops(slices)

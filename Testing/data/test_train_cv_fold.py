@@ -14,15 +14,15 @@ from ScarSegmentationLib.training import cv_models, train_unet
 torch.set_num_threads(1)
 
 
-def _train(kind: str, out, data_dir) -> None:
+def _train(kind: str, out, data_dir, *extra: str) -> None:
     args = [kind, "--fold", "0", "--epochs", "1", "--samples-per-epoch", "4", "--batch-size", "2",
-            "--data", str(data_dir), "--out", str(out)]  # fmt: skip
+            "--data", str(data_dir), "--out", str(out), *extra]  # fmt: skip
     assert train_unet.main(args) == 0
 
 
 def test_fold_run_and_model_folder(tmp_path, data_dir, caplog):
     caplog.set_level(logging.INFO, logger="scarseg.train")
-    _train("scar_nr", tmp_path / "scar_nr_fold0", data_dir)
+    _train("scar_nr", tmp_path / "scar_nr_fold0", data_dir, "--bf16")
     _train("roi", tmp_path / "roi_fold0", data_dir)
     train, held_out = train_val_for(0)
     assert not set(train) & set(held_out) and len(train) + len(held_out) == 105
@@ -30,6 +30,8 @@ def test_fold_run_and_model_folder(tmp_path, data_dir, caplog):
     ck = torch.load(tmp_path / "scar_nr_fold0" / "final.pt", weights_only=False)
     assert ck["config"]["fold"] == 0 and ck["config"]["recipe"] == "nnunet"
     assert ck["config"]["class_names"][-1] == "no_reflow" and ck["val"] == {}
+    assert ck["config"]["bf16"] is True  # mixed precision; the weights stay float32
+    assert all(v.dtype == torch.float32 for v in ck["model"].values() if v.is_floating_point())
 
     folder = cv_models.assemble(tmp_path, 0)
     prov = json.loads((folder / cv_models.PROVENANCE).read_text())

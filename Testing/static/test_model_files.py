@@ -4,12 +4,17 @@ documented with that SHA256 in its model card."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 MODELS = Path(__file__).resolve().parents[2] / "Resources" / "Models"
-RUNTIME = sorted(p for p in MODELS.iterdir() if p.suffix in (".onnx", ".npz"))
+RUNTIME = sorted(
+    p
+    for p in MODELS.iterdir()
+    if p.suffix in (".onnx", ".npz") or p.name.endswith(".ensemble.json")
+)
 
 
 def _sums() -> dict[str, str]:
@@ -21,7 +26,12 @@ def test_every_network_of_the_pipeline_ships_as_onnx():
     names = {p.name for p in RUNTIME}
     for name in ("lv_roi", "myocardium", "scar_unet", "anatomy_encoder", "anatomy_decoder",
                  "scar_detector", "sam_encoder", "scar_segmenter"):  # fmt: skip
-        assert f"{name}.onnx" in names, name
+        manifest = MODELS / f"{name}.ensemble.json"
+        if manifest.is_file():  # an ensemble of fold models: every member ships
+            members = json.loads(manifest.read_text())["members"]
+            assert members and all(m in names for m in members), (name, members)
+        else:
+            assert f"{name}.onnx" in names, name
     assert "anatomy.npz" in names
 
 

@@ -43,8 +43,14 @@ def installed_files(name: str) -> list[Path]:
     return [folder / f"{name}.onnx"]
 
 
-def assemble(runs: Path, fold: int, scar_run: str = "scar_nr", fill: tuple[str, ...] = ()) -> Path:
-    out = runs / f"fold{fold}"
+def assemble(
+    runs: Path,
+    fold: int,
+    scar_run: str = "scar_nr",
+    fill: tuple[str, ...] = (),
+    dest: str = "",
+) -> Path:
+    out = Path(dest.format(k=fold)) if dest else runs / f"fold{fold}"
     out.mkdir(parents=True, exist_ok=True)
     sources = {"lv_roi": runs / f"roi_fold{fold}" / "final.pt",
                "scar_unet": runs / f"{scar_run}_fold{fold}" / "final.pt"}  # fmt: skip
@@ -108,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", default="0,1,2,3,4")
     ap.add_argument("--scar-run", default="scar_nr", help="fold run prefix of the stage-2 net")
     ap.add_argument("--fill-from-installed", default="", help="comma-separated model names")
+    ap.add_argument("--dest", default="", help="folder pattern with {k} (default <runs>/fold{k})")
     ap.add_argument(
         "--install",
         type=Path,
@@ -123,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     fill = tuple(n for n in args.fill_from_installed.split(",") if n)
     for k in folds:
-        print(assemble(args.runs, k, args.scar_run, fill))
+        print(assemble(args.runs, k, args.scar_run, fill, args.dest))
     return 0
 
 

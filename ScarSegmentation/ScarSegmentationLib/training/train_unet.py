@@ -98,6 +98,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compile", action="store_true", help="torch.compile the training step (faster on CPU)"
     )
+    parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="mixed precision: bfloat16 autocast and channels-last tensors (2-3x faster on CPUs "
+        "with AMX / AVX512-BF16; weights, loss and evaluation stay float32)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
@@ -263,9 +269,10 @@ def training_loss(
     copy gets its own dropout mask), the segmentation loss covers every copy and the
     MC-dropout uncertainty loss (softmax variance across the copies) is added with that weight."""
     if mc_weight <= 0:
+        logits = model(x).float()
         if int(y.max()) >= weights.numel():  # labels with "scar or no-reflow" (scar_nr)
-            return partial_segmentation_loss(model(x), y, weights)
-        return segmentation_loss(model(x), y, weights)
+            return partial_segmentation_loss(logits, y, weights)
+        return segmentation_loss(logits, y, weights)
     logits = model(x.repeat(mc_samples, 1, 1, 1))
     seg = segmentation_loss(logits, y.repeat(mc_samples, 1, 1), weights)
     return seg + mc_weight * mc_variance_loss(logits, mc_samples)
@@ -355,6 +362,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-5)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=10)
+    bf16 = bool(getattr(args, "bf16", False))
+    if bf16:
+        model = model.to(memory_format=torch.channels_last)
     step_model = torch.compile(model) if getattr(args, "compile", False) else model
     start, best = 0, -1.0
     last = out / "last.pt"
@@ -372,9 +382,9 @@ def run(args: argparse.Namespace) -> int:
         log.info("warm start from %s", args.init)
     log.info(
         "class weights %s; %d samples/epoch, batch %d, recipe %s, lr %g, MC uncertainty loss %g "
-        "x %d, gamma exp(+-%g), noise p %g up to %g",
+        "x %d, gamma exp(+-%g), noise p %g up to %g, bf16 %s",
         weights.numpy().round(3).tolist(), per_epoch, args.batch_size, recipe, lr, mc_weight,
-        mc_samples, log_gamma, *noise,
+        mc_samples, log_gamma, *noise, bf16,
     )  # fmt: skip
 
     epoch_seconds = 0.0
@@ -391,7 +401,10 @@ def run(args: argparse.Namespace) -> int:
             x, y = _batch(batch, kind, rng, synthetic, bank, log_gamma, noise)
             if len(x) < 2:  # batch norm needs more than one sample
                 continue
-            loss = training_loss(step_model, x, y, weights, mc_weight, mc_samples)
+            if bf16:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = training_loss(step_model, x, y, weights, mc_weight, mc_samples)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -414,6 +427,7 @@ def run(args: argparse.Namespace) -> int:
             "class_weights": weights.tolist(),  # undone at inference (calibration.py)
             "recipe": recipe,
             "fold": fold,
+            "bf16": bf16,
         }
         state = {
             "model": model.state_dict(),
