@@ -200,6 +200,28 @@ def table(rows: list[dict], folds: list[int]) -> list[str]:
     return out
 
 
+def write_rows(rows: list[dict], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        first = ("fold", "centre", "patient")
+        keys = sorted({k for r in rows for k in r}, key=lambda k: (k not in first, k))
+        w = csv.DictWriter(f, keys, delimiter="\t")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def read_rows(paths: list[str]) -> list[dict]:
+    rows = []
+    for path in paths:
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f, delimiter="\t"):
+                row: dict = {"centre": r.pop("centre"), "patient": r.pop("patient")}
+                row["fold"] = int(r.pop("fold"))
+                row.update({k: float(v) if v not in ("", "nan") else np.nan for k, v in r.items()})
+                rows.append(row)
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", help="per-fold model folder pattern with {k}, e.g. runs/cv/fold{k}")
@@ -228,7 +250,21 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=PipelineOptions.threads)
     ap.add_argument("--seed", type=int, default=PipelineOptions.seed, help="MC-dropout seed")
     ap.add_argument("--out", default=str(REPO / "runs" / "bench_cv.tsv"))
+    ap.add_argument(
+        "--table-from",
+        nargs="+",
+        metavar="TSV",
+        help="print the table of earlier runs' per-patient rows (e.g. folds run separately) "
+        "and write them together to --out; nothing is run",
+    )
     args = ap.parse_args()
+    if args.table_from:
+        rows = read_rows(args.table_from)
+        write_rows(rows, Path(args.out))
+        folds = sorted({r["fold"] for r in rows})
+        print(f"{len(rows)} studies from {len(args.table_from)} file(s), folds {folds}")
+        print("\n".join(table(rows, folds)))
+        return 0
 
     if bool(args.models) == args.same_models_for_all_folds:
         ap.error("give exactly one of --models PATTERN and --same-models-for-all-folds")
@@ -287,13 +323,7 @@ def main() -> int:
             row = measure_cv(result, lab, study.spacing)
             rows.append({"fold": k, "centre": centre, "patient": pid, "failed": failed, **row})
 
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as f:
-        first = ("fold", "centre", "patient")
-        keys = sorted({k for r in rows for k in r}, key=lambda k: (k not in first, k))
-        w = csv.DictWriter(f, keys, delimiter="\t")
-        w.writeheader()
-        w.writerows(rows)
+    write_rows(rows, Path(args.out))
     mode = (
         "NOT CROSS-VALIDATED (same models for all folds)"
         if args.same_models_for_all_folds

@@ -7,6 +7,7 @@ import json
 import logging
 
 import onnx
+import pytest
 import torch
 from ScarSegmentationLib.data.folds import train_val_for
 from ScarSegmentationLib.training import cv_models, train_unet
@@ -42,3 +43,11 @@ def test_fold_run_and_model_folder(tmp_path, data_dir, caplog):
         assert config["fold"] == 0, name
     sums = (folder / "checksums.sha256").read_text()
     assert "lv_roi.onnx" in sums and "scar_unet.onnx" in sums
+
+    # a further round may build on the same fold's model, never on another fold's
+    ck_path = str(tmp_path / "scar_nr_fold0" / "final.pt")
+    _train("scar_nr", tmp_path / "again0", data_dir, "--init", ck_path)
+    args = ["scar_nr", "--fold", "1", "--epochs", "1", "--data", str(data_dir),
+            "--out", str(tmp_path / "wrong"), "--init", ck_path]  # fmt: skip
+    with pytest.raises(ValueError, match="fold 0, not fold 1"):
+        train_unet.main(args)

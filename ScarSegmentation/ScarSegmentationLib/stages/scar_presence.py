@@ -1,7 +1,10 @@
 """Scar presence after the scar networks: drop specks, call small totals scar-free (scar/presence.py).
 
-The rule's limits (RULE) were chosen on the cross-validation; no-reflow follows the scar it
-lies in. The scar probability map is left as the networks gave it.
+A rule is calibrated for the scar model it filters (bench/calibrate_presence.py chooses it by
+nested cross-validation from bench/bench_cv.py's rows of fold-trained models). The shipped scar
+models have no cross-validated predictions to calibrate on, so RULE is inactive (0, 0) until
+fold-trained models ship with their rule. No-reflow follows the scar it lies in; the scar
+probability map is left as the networks gave it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import numpy as np
 from ..pipeline import PipelineContext, ProgressCallback
 from ..scar.presence import PresenceRule, apply_presence
 
-# chosen on the cross-validation: bench/calibrate_presence.py (README, Scar-free normal hearts)
+# inactive for the shipped models (see above; docs/CROSS_VALIDATION.md)
 RULE = PresenceRule(min_lesion_percent=0.0, min_burden_percent=0.0)
 
 

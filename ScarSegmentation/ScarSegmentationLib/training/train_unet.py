@@ -378,6 +378,13 @@ def run(args: argparse.Namespace) -> int:
         start, best = ck["epoch"] + 1, ck["best"]
         log.info("resumed from %s at epoch %d (best %.4f)", last, start, best)
     elif getattr(args, "init", None):
+        if fold is not None:  # a fold model may only build on the same fold's (no leak)
+            init_fold = torch.load(args.init, weights_only=False).get("config", {}).get("fold")
+            if init_fold != fold:
+                raise ValueError(
+                    f"--init {args.init} was trained for fold {init_fold}, not fold {fold}: "
+                    "it has seen this fold's held-out patients"
+                )
         warm_start(model, args.init)
         log.info("warm start from %s", args.init)
     log.info(
