@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_cv.py --models 'runs/cv/fold{k}' [--scar-method unet] [--mc 4]
         [--threads 2] [--folds 0,1,2,3,4] [--limit N per centre and fold] [--out runs/bench_cv.tsv]
     .venv/bin/python bench/bench_cv.py --same-models-for-all-folds --folds 0,1 --limit 1  # smoke
+    .venv/bin/python bench/bench_cv.py --models 'runs/cv/fold{k}' --prior-powers 1,0.75,0.5,0.25
 
 Folds: Resources/Models/folds.json (ScarSegmentationLib.data.folds; k = 0..4). `--models` is a
 pattern with {k}: one folder per fold (training.cv_models assembles them) holding the runtime
@@ -23,12 +24,19 @@ absolute error mean and median (all patients, percentage points), Bland-Altman b
 limits of burden (all patients), false scar on normal hearts (ml, and the share below 1 % burden),
 reference scar voxels outside the predicted myocardium / all reference scar voxels (%). The table
 shows mean +- SD across folds.
+
+Decision grid (`--prior-powers P1,P2,...`, scar method unet): the pipeline runs once per power
+of the class-weight correction (PipelineOptions.prior_power; the networks' passes are the same,
+same seed), the table shows the first; every power adds columns myo_dice@pP, bp_dice@pP and, for
+each scar threshold T of SCAR_THRESHOLDS on its "Scar probability" map, scar_dice@pP/tT and
+burden@pP/tT. bench/calibrate_decision.py chooses among them by nested cross-validation.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import sys
@@ -94,20 +102,47 @@ def check_models(dirs: list[Path], scar_method: str = "auto") -> list[str]:
 
 # scar-presence rules evaluated on every study (bench/calibrate_presence.py chooses among them)
 PRESENCE_GRID = [
-    PresenceRule(lesion, burden)
+    PresenceRule(lesion, burden, prob)
     for lesion in (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
-    for burden in (0.0, 0.5, 1.0, 2.0, 3.0)
+    for burden in (0.0, 0.5, 1.0, 2.0, 3.0, 4.0)
+    for prob in (0.0, 0.7, 0.8)
 ]
 
 
-def presence_columns(scar: np.ndarray, myo: np.ndarray, lab: np.ndarray) -> dict[str, float]:
-    """Burden and scar Dice of the study under each rule of PRESENCE_GRID."""
+def presence_columns(
+    scar: np.ndarray, myo: np.ndarray, lab: np.ndarray, prob: np.ndarray | None
+) -> dict[str, float]:
+    """Burden and scar Dice of the study under each rule of PRESENCE_GRID. Without a scar
+    probability map (no heart found, a method without one) every lesion counts as certain."""
     ref_scar = lab >= 3
+    prob = scar.astype(np.float32) if prob is None else prob
     out = {}
     for rule in PRESENCE_GRID:
-        kept = apply_presence(scar, myo, rule).scar
+        kept = apply_presence(scar, myo, rule, prob).scar
         out[f"burden@{rule.name}"] = burden(kept, myo)
         out[f"scar_dice@{rule.name}"] = dice(kept, ref_scar) if ref_scar.any() else np.nan
+    return out
+
+
+# thresholds on P(scar | myocardium) scored for every prior power of the decision grid
+SCAR_THRESHOLDS = (0.3, 0.4, 0.5, 0.6)
+
+
+def decision_columns(result, lab: np.ndarray, power: float) -> dict[str, float]:
+    """Myocardium / blood pool Dice and, per threshold of SCAR_THRESHOLDS, scar Dice and burden
+    of one run of the decision grid (scar = myocardium where P(scar | myocardium) >= T)."""
+    m = result.masks
+    myo = m["Myocardium"]
+    prob = getattr(result, "maps", {}).get("Scar probability")
+    ref_scar = lab >= 3
+    out = {
+        f"myo_dice@p{power:g}": dice(myo, lab >= 2),
+        f"bp_dice@p{power:g}": dice(m["Blood pool"], lab == 1),
+    }
+    for t in SCAR_THRESHOLDS:
+        scar = myo & (prob >= t) if prob is not None else np.zeros_like(myo)
+        out[f"burden@p{power:g}/t{t:g}"] = burden(scar, myo)
+        out[f"scar_dice@p{power:g}/t{t:g}"] = dice(scar, ref_scar) if ref_scar.any() else np.nan
     return out
 
 
@@ -127,7 +162,8 @@ def measure_cv(result, lab: np.ndarray, spacing) -> dict[str, float]:
     row["scar_ml"] = volume_ml(scar, spacing)
     row["ref_scar_vox"] = int(ref_scar.sum())
     row["ref_scar_outside_vox"] = int((ref_scar & ~myo.astype(bool)).sum())
-    row.update(presence_columns(scar, myo, lab))
+    prob = getattr(result, "maps", {}).get("Scar probability")
+    row.update(presence_columns(scar, myo, lab, prob))
     return row
 
 
@@ -246,6 +282,12 @@ def main() -> int:
         help="run the shipped scar-presence rule (default off: the table shows the networks' "
         "scar, and every rule of PRESENCE_GRID is scored for calibrate_presence.py)",
     )
+    ap.add_argument(
+        "--prior-powers",
+        default="",
+        help="comma-separated class-weight correction powers (decision grid, scar method unet; "
+        "the first one makes the table)",
+    )
     ap.add_argument("--mc", type=int, default=PipelineOptions.mc_samples)
     ap.add_argument("--threads", type=int, default=PipelineOptions.threads)
     ap.add_argument("--seed", type=int, default=PipelineOptions.seed, help="MC-dropout seed")
@@ -266,6 +308,11 @@ def main() -> int:
         print("\n".join(table(rows, folds)))
         return 0
 
+    powers = [float(x) for x in args.prior_powers.split(",") if x.strip()]
+    if powers and args.scar_method != "unet":
+        ap.error("--prior-powers scores thresholds of the U-Net scar head: --scar-method unet")
+    if any(not 0.0 <= p <= 1.0 for p in powers):
+        ap.error(f"--prior-powers {args.prior_powers}: values in [0, 1] are expected")
     if bool(args.models) == args.same_models_for_all_folds:
         ap.error("give exactly one of --models PATTERN and --same-models-for-all-folds")
     all_folds = load_folds()
@@ -293,6 +340,7 @@ def main() -> int:
         threads=args.threads,
         scar_method=args.scar_method,
         scar_presence=args.scar_presence,
+        prior_power=powers[0] if powers else PipelineOptions.prior_power,
     )
     warnings = sorted({f for d in dirs for f in leaky_files(d)})
     rows = []
@@ -321,6 +369,13 @@ def main() -> int:
                 print(f"{pid}: {exc}", file=sys.stderr)
                 result, failed = nothing_found(study), 1
             row = measure_cv(result, lab, study.spacing)
+            for i, power in enumerate(powers):
+                other = result
+                if i > 0 and not failed:
+                    pipeline.options = dataclasses.replace(options, prior_power=power)
+                    other = pipeline.run(study)
+                    pipeline.options = options
+                row.update(decision_columns(other, lab, power))
             rows.append({"fold": k, "centre": centre, "patient": pid, "failed": failed, **row})
 
     write_rows(rows, Path(args.out))

@@ -27,7 +27,8 @@ NONE = "lesion>=0%,burden>=0%"
 def load(path: Path) -> tuple[list[dict], list[str]]:
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
-    rules = [k.split("@", 1)[1] for k in rows[0] if k.startswith("burden@")]
+    # presence rules only (bench_cv's decision grid writes burden@pP/tT columns too)
+    rules = [k.split("@", 1)[1] for k in rows[0] if k.startswith("burden@lesion")]
     for r in rows:
         for k, v in r.items():
             if k not in ("centre", "patient"):

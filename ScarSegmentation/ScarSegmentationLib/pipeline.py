@@ -38,6 +38,9 @@ class PipelineOptions:
     seed: int = 0
     device: str = "cpu"  # "cuda": the GPU when onnxruntime-gpu is installed (else the CPU)
     scar_presence: bool = True  # drop specks / small totals after the scar networks
+    # how far the U-Nets' training class weights are undone (calibration.py): 1 = fully (the
+    # posterior's argmax), lower values lean towards the rare classes
+    prior_power: float = 1.0
 
 
 @dataclass

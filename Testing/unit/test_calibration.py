@@ -61,3 +61,28 @@ def test_predict_crops_undoes_the_weights_stored_in_the_model_config():
         weighted[0, 0, :, 0, 0], undo_class_weights(plain, [0.5, 1.0, 4.0])[0, 0, :, 0, 0]
     )
     assert weighted[0, 0, 2, 0, 0] < plain[0, 0, 2, 0, 0]
+
+
+def test_power_undoes_the_weights_partly_and_zero_keeps_the_weighted_softmax():
+    weighted = np.array([0.2, 0.3, 0.5])[:, None, None]
+    w = [0.5, 1.0, 4.0]
+    assert undo_class_weights(weighted, w, power=0.0) is weighted
+    full = undo_class_weights(weighted, w)[:, 0, 0]
+    half = undo_class_weights(weighted, w, power=0.5)[:, 0, 0]
+    np.testing.assert_allclose(half.sum(), 1.0)
+    # the rare (heaviest) class keeps more of its weighted share the less is undone
+    assert full[2] < half[2] < weighted[2, 0, 0]
+    np.testing.assert_allclose(
+        half, (weighted[:, 0, 0] / np.sqrt(w)) / (weighted[:, 0, 0] / np.sqrt(w)).sum()
+    )
+    with pytest.raises(ValueError, match="prior power"):
+        undo_class_weights(weighted, w, power=1.5)
+
+
+def test_predict_crops_passes_the_power_on():
+    crops = np.zeros((2, 8, 8), np.float32)
+    net = TorchNet(Constant([0.0, 0.5, 1.0], {"class_weights": [0.5, 1.0, 4.0]}))
+    plain = predict_crops(TorchNet(Constant([0.0, 0.5, 1.0])), crops, 1)
+    half = predict_crops(net, crops, 1, prior_power=0.5)
+    np.testing.assert_allclose(half, undo_class_weights(plain, [0.5, 1.0, 4.0], power=0.5))
+    np.testing.assert_allclose(predict_crops(net, crops, 1, prior_power=0.0), plain)

@@ -52,6 +52,16 @@ def test_logits_are_the_log_mean_of_calibrated_member_softmax():
     assert ens.config["class_names"][-1] == "scar"
 
 
+def test_each_member_undoes_its_own_weights_to_the_given_power():
+    nets = [TorchNet(member(i, cw)) for i, cw in enumerate(CW)]
+    crops = np.random.default_rng(2).random((1, 16, 16)).astype(np.float32)
+    probs = predict_crops(EnsembleUNet(nets), crops, samples=1, flips=False, prior_power=0.5)
+    x = crops[:, None]
+    for i, (n, cw) in enumerate(zip(nets, CW, strict=True)):
+        expected = undo_class_weights(softmax(n.logits(x), axis=1), cw, axis=1, power=0.5)
+        np.testing.assert_allclose(probs[i], expected, atol=1e-5)
+
+
 def test_every_member_takes_a_pass_and_passes_cover_at_least_the_members():
     Counting.calls = 0
     ens = EnsembleUNet([Counting(member(i, [1.0] * 4)) for i in range(3)])

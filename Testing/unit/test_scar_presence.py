@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions
 from ScarSegmentationLib.scar.presence import PresenceRule, apply_presence
 from ScarSegmentationLib.stages.scar_presence import ScarPresenceStage
@@ -42,6 +43,20 @@ def test_a_small_total_makes_the_heart_scar_free():
     # the burden limit counts what the lesion limit left
     res = apply_presence(scar, myo, PresenceRule(min_lesion_percent=1.0, min_burden_percent=6.1))
     assert res.scar_free and res.lesions_dropped == 2 and not res.scar.any()
+
+
+def test_unsure_lesions_go_by_their_mean_probability():
+    myo, scar = heart()
+    prob = np.where(scar, 0.9, 0.0)
+    prob[0, 8, 40:43] = 0.55  # the speck: the network is unsure
+    rule = PresenceRule(min_lesion_probability=0.7)
+    assert rule.name.endswith(",prob>=0.7") and "prob" not in PresenceRule().name
+    res = apply_presence(scar, myo, rule, prob)
+    assert res.lesions_dropped == 1 and res.scar.sum() == 60
+    prob[0:2, 0:3, 0:10] = 0.6  # the lesion too
+    assert apply_presence(scar, myo, rule, prob).scar_free
+    with pytest.raises(ValueError, match="needs the scar probability"):
+        apply_presence(scar, myo, rule)
 
 
 def test_scar_outside_the_myocardium_is_not_counted():

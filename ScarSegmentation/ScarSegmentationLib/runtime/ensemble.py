@@ -58,11 +58,16 @@ class EnsembleUNet:
         self.config["folds"] = [m.config.get("fold") for m in members]
 
     def member_probs(
-        self, i: int, x: np.ndarray, rng: np.random.Generator | None = None
+        self,
+        i: int,
+        x: np.ndarray,
+        rng: np.random.Generator | None = None,
+        prior_power: float = 1.0,
     ) -> np.ndarray:
-        """Member i's softmax (N, C, H, W), its class weights undone."""
+        """Member i's softmax (N, C, H, W), its class weights undone (calibration.py)."""
         m = self.members[i % len(self.members)]
-        return undo_model_class_weights(m, softmax(m.logits(x, rng), axis=1), axis=1)
+        p = softmax(m.logits(x, rng), axis=1)
+        return undo_model_class_weights(m, p, axis=1, power=prior_power)
 
     def logits(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         mean = np.mean([self.member_probs(i, x, rng) for i in range(len(self.members))], axis=0)

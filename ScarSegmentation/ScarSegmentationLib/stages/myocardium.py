@@ -79,23 +79,26 @@ def predict_crops(
     samples: int,
     flips: bool = True,
     rng: np.random.Generator | None = None,
+    prior_power: float = 1.0,
 ) -> np.ndarray:
     """(N, S, S) crops -> softmax (M, N, C, S, S), M = max(samples, 1) passes, with the class
-    weighting of the net's training loss undone (its config's "class_weights", when stored).
+    weighting of the net's training loss undone (its config's "class_weights", when stored; to
+    the power `prior_power`, calibration.py).
 
     With `flips`, the MC-dropout passes also cycle through the four axis flips of the crop
     (mapped back before averaging): test-time augmentation at no extra cost. `rng` draws the
     dropout masks (None: a generator seeded with 0)."""
     rng = rng if rng is not None else np.random.default_rng(0)
-    return undo_model_class_weights(model, _softmax_passes(model, crops, samples, flips, rng))
+    if getattr(model, "members", None):  # each member undoes its own weights
+        return _ensemble_passes(model, crops, samples, flips, rng, prior_power)
+    passes = _softmax_passes(model, crops, samples, flips, rng)
+    return undo_model_class_weights(model, passes, power=prior_power)
 
 
 def _softmax_passes(
     model: SegNet, crops: np.ndarray, samples: int, flips: bool, rng: np.random.Generator
 ) -> np.ndarray:
     """One batched run over all passes: each item gets its own dropout mask."""
-    if getattr(model, "members", None):
-        return _ensemble_passes(model, crops, samples, flips, rng)
     x = np.asarray(crops, dtype=np.float32)[:, None]
     if samples <= 1:
         return softmax(model.logits(x), axis=1)[None]
@@ -112,7 +115,12 @@ def _softmax_passes(
 
 
 def _ensemble_passes(
-    model: SegNet, crops: np.ndarray, samples: int, flips: bool, rng: np.random.Generator
+    model: SegNet,
+    crops: np.ndarray,
+    samples: int,
+    flips: bool,
+    rng: np.random.Generator,
+    prior_power: float = 1.0,
 ) -> np.ndarray:
     """An ensemble (runtime/ensemble.py): pass s runs member s mod n on flip s mod 4, so every
     member takes part (max(samples, n) passes; deterministic members when samples <= 1)."""
@@ -121,7 +129,9 @@ def _ensemble_passes(
     for s in range(max(samples, n)):
         axes = FLIPS[s % len(FLIPS)] if flips else ()
         x = np.ascontiguousarray(np.flip(crops, axis=axes), dtype=np.float32)[:, None]
-        p = model.member_probs(s, x, rng if samples > 1 else None)  # type: ignore[attr-defined]
+        p = model.member_probs(  # type: ignore[attr-defined]
+            s, x, rng if samples > 1 else None, prior_power
+        )
         out.append(np.flip(p, axis=tuple(a + 1 for a in axes)))
     return np.stack(out)
 
@@ -146,10 +156,15 @@ class MyocardiumStage:
         self.flips = flips
 
     def predict_crops(
-        self, crops: np.ndarray, samples: int, rng: np.random.Generator | None = None
+        self,
+        crops: np.ndarray,
+        samples: int,
+        rng: np.random.Generator | None = None,
+        prior_power: float = 1.0,
     ) -> np.ndarray:
         """(N, S, S) crops -> (M, N, 3, S, S) softmax passes, scar folded into myocardium."""
-        return fold_to_myocardium(predict_crops(self.model, crops, samples, self.flips, rng))
+        probs = predict_crops(self.model, crops, samples, self.flips, rng, prior_power)
+        return fold_to_myocardium(probs)
 
     def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:
         std = ensure_standardized(ctx)
@@ -158,17 +173,18 @@ class MyocardiumStage:
         samples = int(ctx.options.mc_samples)
         mc = samples > 1
         rng = np.random.default_rng(ctx.options.seed)  # reproducible dropout masks
+        power = float(ctx.options.prior_power)
         progress(0.05, f"segmenting the myocardium on {len(ks)} slices")
         if self.refine and ks:
             crops = np.stack([extract(std[k], ctx.crop_boxes[k], CROP_SIZE) for k in ks])
-            first = self.predict_crops(crops, 1, rng)[0]
+            first = self.predict_crops(crops, 1, rng, power)[0]
             ctx.crop_boxes = refine_boxes(ctx.crop_boxes, first, ks, shape[1:])
             for k in ks:
                 box = ctx.crop_boxes[k]
                 ctx.info(k)["crop_center_yx"] = (box.center_y, box.center_x)
                 ctx.info(k)["crop_side_px"] = box.side
         crops = np.stack([extract(std[k], ctx.crop_boxes[k], CROP_SIZE) for k in ks])
-        raw = predict_crops(self.model, crops, samples, self.flips, rng)
+        raw = predict_crops(self.model, crops, samples, self.flips, rng, power)
         ctx.net_passes[self.name] = NetPasses(
             self.model, list(ks), {k: ctx.crop_boxes[k] for k in ks}, raw
         )

@@ -28,7 +28,7 @@ class ScarPresenceStage:
         scar, myo = ctx.masks.get("Scar"), ctx.masks.get("Myocardium")
         if scar is None or myo is None or not scar.any():
             return
-        res = apply_presence(scar, myo, self.rule)
+        res = apply_presence(scar, myo, self.rule, ctx.maps.get("Scar probability"))
         if res.lesions_dropped == 0:
             return
         ctx.masks["Scar"] = res.scar

@@ -64,7 +64,10 @@ class ScarUNetStage:
                 return cached.probs[:, rows]
         rng = np.random.default_rng(ctx.options.seed)
         crops = np.stack([extract(std[k], boxes[k], CROP_SIZE) for k in ks])
-        return predict_crops(self.model, crops, int(ctx.options.mc_samples), rng=rng)
+        samples = int(ctx.options.mc_samples)
+        return predict_crops(
+            self.model, crops, samples, rng=rng, prior_power=float(ctx.options.prior_power)
+        )
 
     def maps(
         self, ctx: PipelineContext, progress: ProgressCallback | None = None
