@@ -99,10 +99,20 @@ def main() -> int:
     ap.add_argument("--out", default=str(REPO / "runs" / "bench_pipeline.tsv"))
     ap.add_argument("--scar-method", default=PipelineOptions.scar_method)
     ap.add_argument("--seed", type=int, default=PipelineOptions.seed, help="MC-dropout seed")
+    ap.add_argument(
+        "--prior-power",
+        type=float,
+        default=PipelineOptions.prior_power,
+        help="class-weight correction power of the U-Nets (calibration.py)",
+    )
     args = ap.parse_args()
 
     options = PipelineOptions(
-        seed=args.seed, mc_samples=args.mc, threads=args.threads, scar_method=args.scar_method
+        seed=args.seed,
+        mc_samples=args.mc,
+        threads=args.threads,
+        scar_method=args.scar_method,
+        prior_power=args.prior_power,
     )
     pipeline = build_pipeline(options)
     items = studies(args.split)
@@ -127,7 +137,7 @@ def main() -> int:
     stages = [s for s in pipeline.stages]
     print(
         f"stages: {', '.join(s.name for s in stages)}; MC samples {args.mc}; "
-        f"threads {args.threads}; scar method {args.scar_method}"
+        f"threads {args.threads}; scar method {args.scar_method}; prior power {args.prior_power}"
     )
     print(f"{len(rows)} test studies; per-patient rows: {args.out}\n")
     print(
