@@ -41,6 +41,7 @@ class PipelineOptions:
     # how far the U-Nets' training class weights are undone (calibration.py): 1 = fully (the
     # posterior's argmax), lower values lean towards the rare classes
     prior_power: float = 1.0
+    scar_threshold: float = 0.5  # U-Net scar head: scar where P(scar | myocardium) >= this
 
 
 @dataclass

@@ -111,6 +111,18 @@ def test_threshold_decides_on_the_conditional_probability():
     assert not below.masks["Scar"].any()
 
 
+def test_without_its_own_threshold_the_stage_takes_the_pipeline_option():
+    import dataclasses
+
+    bias = [0.0, 0.0, 0.0, 1.0]  # P(scar | myo) ~ 0.73
+    ctx = ring_ctx()
+    ctx.options = dataclasses.replace(ctx.options, scar_threshold=conditional(bias) + 0.05)
+    assert not run(tiny_net(bias), ctx).masks["Scar"].any()
+    ctx = ring_ctx()
+    ctx.options = dataclasses.replace(ctx.options, scar_threshold=conditional(bias) - 0.05)
+    assert run(tiny_net(bias), ctx).masks["Scar"][0].any()
+
+
 @pytest.mark.parametrize("samples", [1, 4])
 def test_random_net_scar_stays_inside_myocardium_and_uncertainty_iff_mc(samples):
     ctx = run(tiny_net(), ring_ctx(samples))

@@ -49,7 +49,8 @@ def no_reflow_given_scar(probs: np.ndarray) -> np.ndarray:
 class ScarUNetStage:
     name = "scar_unet"
 
-    def __init__(self, model: SegNet, threshold: float = 0.5, grow_px: int = 0) -> None:
+    # threshold None: the pipeline's scar_threshold (PipelineOptions)
+    def __init__(self, model: SegNet, threshold: float | None = None, grow_px: int = 0) -> None:
         self.model = model
         self.threshold = threshold
         self.grow_px = grow_px
@@ -133,7 +134,8 @@ class ScarUNetStage:
         myo = ctx.masks["Myocardium"]
         ks = [k for k in sorted(ctx.crop_boxes) if myo[k].any()]
         samples = int(ctx.options.mc_samples)
-        scar = (myo & (prob >= self.threshold)) | extra
+        threshold = ctx.options.scar_threshold if self.threshold is None else self.threshold
+        scar = (myo & (prob >= threshold)) | extra
         if extra.any():
             ctx.masks["Myocardium"] = myo | extra  # scar is myocardium by convention
             ctx.notes.append(
