@@ -4,6 +4,7 @@
         [--threads 2] [--folds 0,1,2,3,4] [--limit N per centre and fold] [--out runs/bench_cv.tsv]
     .venv/bin/python bench/bench_cv.py --same-models-for-all-folds --folds 0,1 --limit 1  # smoke
     .venv/bin/python bench/bench_cv.py --models 'runs/cv/fold{k}' --prior-powers 1,0.75,0.5,0.25
+    .venv/bin/python bench/bench_cv.py --same-models-for-all-folds --split-parts val,test
 
 Folds: Resources/Models/folds.json (ScarSegmentationLib.data.folds; k = 0..4). `--models` is a
 pattern with {k}: one folder per fold (training.cv_models assembles them) holding the runtime
@@ -13,7 +14,10 @@ whose config names another fold, stops the run (exit 1). Without anatomy files t
 is skipped. Files a folder's PROVENANCE.json lists as installed (not cross-validated) are
 printed as a warning above the table. `--same-models-for-all-folds` runs every fold with
 the installed Resources/Models: NOT cross-validated (those models saw most held-out patients),
-only a smoke test of this script.
+only a smoke test of this script, except with `--split-parts val,test`: only the held-out
+patients in those parts of Resources/Models/split.json, which the installed networks were not
+trained on, so the installed models and the fold models can be compared on the same unseen
+patients (the val part chose the installed checkpoints: mildly optimistic for them).
 
 Studies: bench_myocardium.studies_for (EMIDEC PNG slices, spacing lost: Hausdorff in pixels and
 false scar in nominal 1 mm^3 voxels, ml*; MyoPS NIfTI in mm). Per patient: bench_pipeline.measure
@@ -288,6 +292,12 @@ def main() -> int:
         help="comma-separated class-weight correction powers (decision grid, scar method unet; "
         "the first one makes the table)",
     )
+    ap.add_argument(
+        "--split-parts",
+        default="",
+        help="only held-out patients in these parts of split.json, e.g. val,test (the patients "
+        "the installed networks were not trained on)",
+    )
     ap.add_argument("--mc", type=int, default=PipelineOptions.mc_samples)
     ap.add_argument("--threads", type=int, default=PipelineOptions.threads)
     ap.add_argument("--seed", type=int, default=PipelineOptions.seed, help="MC-dropout seed")
@@ -317,11 +327,14 @@ def main() -> int:
         ap.error("give exactly one of --models PATTERN and --same-models-for-all-folds")
     all_folds = load_folds()
     folds = [int(x) for x in args.folds.split(",")]
+    unseen_only = bool(args.split_parts) and "train" not in args.split_parts
     if args.same_models_for_all_folds:
-        print(
-            "WARNING: --same-models-for-all-folds: every fold runs the installed Resources/Models, "
-            "which were trained on most of these patients. NOT cross-validated: smoke test only."
-        )
+        if not unseen_only:
+            print(
+                "WARNING: --same-models-for-all-folds: every fold runs the installed "
+                "Resources/Models, which were trained on most of these patients. NOT "
+                "cross-validated: smoke test only."
+            )
         dirs = [INSTALLED for _ in folds]
     else:
         dirs = [Path(args.models.format(k=k)) for k in folds]
@@ -332,7 +345,14 @@ def main() -> int:
         return 1
 
     from ScarSegmentationLib import weights
+    from ScarSegmentationLib.data import load_split
     from ScarSegmentationLib.factory import build_pipeline
+
+    parts = [x.strip() for x in args.split_parts.split(",") if x.strip()]
+    split = load_split()
+    if any(p not in ("train", "val", "test") for p in parts):
+        ap.error(f"--split-parts {args.split_parts}: parts of split.json are train, val, test")
+    only = {pid for p in parts for pid in split[p]} if parts else None
 
     options = PipelineOptions(
         seed=args.seed,
@@ -345,10 +365,10 @@ def main() -> int:
     warnings = sorted({f for d in dirs for f in leaky_files(d)})
     rows = []
     for k, d in zip(folds, dirs, strict=True):
-        held = all_folds[k]
+        held = [p for p in all_folds[k] if only is None or p in only]
         if args.limit:
-            held = [p for p in all_folds[k] if p.startswith("emidec/")][: args.limit] + [
-                p for p in all_folds[k] if p.startswith("myops/")
+            held = [p for p in held if p.startswith("emidec/")][: args.limit] + [
+                p for p in held if p.startswith("myops/")
             ][: args.limit]
         os.environ["SCARSEG_MODELS"] = str(d.resolve())
         pipeline = build_pipeline(options)
@@ -381,9 +401,11 @@ def main() -> int:
     write_rows(rows, Path(args.out))
     mode = (
         "NOT CROSS-VALIDATED (same models for all folds)"
-        if args.same_models_for_all_folds
-        else "cross-validated"
+        if args.same_models_for_all_folds and not unseen_only
+        else "held-out patients"
     )
+    if parts:
+        mode += f"; only the split.json {'+'.join(parts)} patients"
     print(
         f"\n{mode}; {len(rows)} studies ({sum(r['failed'] for r in rows)} with no heart found, "
         f"scored as empty); scar method {args.scar_method}; MC samples {args.mc}; "
