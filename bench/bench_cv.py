@@ -63,6 +63,7 @@ from bench_pipeline import burden, measure  # noqa: E402
 from ScarQuantificationLib.evaluate_report import agreement  # noqa: E402
 from ScarQuantificationLib.metrics import dice, volume_ml  # noqa: E402
 from ScarQuantificationLib.no_reflow import dark_core_no_reflow  # noqa: E402
+from ScarSegmentationLib.data import load_split  # noqa: E402
 from ScarSegmentationLib.data.folds import load_folds  # noqa: E402
 from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
 from ScarSegmentationLib.pipeline import PipelineOptions  # noqa: E402
@@ -307,11 +308,17 @@ def main() -> int:
         nargs="+",
         metavar="TSV",
         help="print the table of earlier runs' per-patient rows (e.g. folds run separately) "
-        "and write them together to --out; nothing is run",
+        "and write them together to --out (with --split-parts: those patients only); nothing "
+        "is run",
     )
     args = ap.parse_args()
+    parts = [x.strip() for x in args.split_parts.split(",") if x.strip()]
+    split = load_split()
+    if any(p not in ("train", "val", "test") for p in parts):
+        ap.error(f"--split-parts {args.split_parts}: parts of split.json are train, val, test")
+    only = {pid for p in parts for pid in split[p]} if parts else None
     if args.table_from:
-        rows = read_rows(args.table_from)
+        rows = [r for r in read_rows(args.table_from) if only is None or r["patient"] in only]
         write_rows(rows, Path(args.out))
         folds = sorted({r["fold"] for r in rows})
         print(f"{len(rows)} studies from {len(args.table_from)} file(s), folds {folds}")
@@ -345,14 +352,7 @@ def main() -> int:
         return 1
 
     from ScarSegmentationLib import weights
-    from ScarSegmentationLib.data import load_split
     from ScarSegmentationLib.factory import build_pipeline
-
-    parts = [x.strip() for x in args.split_parts.split(",") if x.strip()]
-    split = load_split()
-    if any(p not in ("train", "val", "test") for p in parts):
-        ap.error(f"--split-parts {args.split_parts}: parts of split.json are train, val, test")
-    only = {pid for p in parts for pid in split[p]} if parts else None
 
     options = PipelineOptions(
         seed=args.seed,
