@@ -51,3 +51,11 @@ def test_fold_run_and_model_folder(tmp_path, data_dir, caplog):
             "--out", str(tmp_path / "wrong"), "--init", ck_path]  # fmt: skip
     with pytest.raises(ValueError, match="fold 0, not fold 1"):
         train_unet.main(args)
+
+
+def test_adam_poly_recipe_and_no_plateau_without_validation(tmp_path, data_dir):
+    _train("roi", tmp_path / "roi_adam", data_dir, "--recipe", "adam-poly")
+    ck = torch.load(tmp_path / "roi_adam" / "final.pt", weights_only=False)
+    assert ck["config"]["recipe"] == "adam-poly" and ck["config"]["fold"] == 0
+    with pytest.raises(ValueError, match="needs validation patients"):
+        _train("roi", tmp_path / "roi_plateau", data_dir, "--recipe", "adam-plateau")

@@ -15,7 +15,8 @@ score), and logs to <out>/train.log. Resumes from last.pt with --resume. scar_un
 --fold K (cross-validation, Resources/Models/folds.json): trains on the four other folds and
 never looks at fold K (no validation, no checkpoint choice): train a fixed schedule (`--recipe
 nnunet`: SGD, Nesterov momentum 0.99, polynomial learning-rate decay to 0 over --epochs, as in
-nnU-Net) and use <out>/final.pt, written when the last epoch ends. scar_nr learns no-reflow as a
+nnU-Net; or `--recipe adam-poly`: Adam with the same polynomial decay, which converges in fewer
+steps) and use <out>/final.pt, written when the last epoch ends. scar_nr learns no-reflow as a
 class of its own (MyoPS scar counts as "scar or no-reflow", losses.partial_segmentation_loss).
 """
 
@@ -62,7 +63,7 @@ CLASS_NAMES = {
     "scar_nr": ["background", "blood_pool", "myocardium", "scar", "no_reflow"],
 }
 SCORE_CLASS = {"roi": "lv", "myocardium": "myocardium", "scar_unet": "scar", "scar_nr": "scar"}
-RECIPES = ("adam-plateau", "nnunet")
+RECIPES = ("adam-plateau", "adam-poly", "nnunet")
 log = logging.getLogger("scarseg.train")
 
 
@@ -93,7 +94,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--recipe",
         choices=RECIPES,
         default=None,
-        help="optimiser and schedule (default: adam-plateau, with --fold nnunet)",
+        help="optimiser and schedule (default: adam-plateau, with --fold nnunet; adam-poly: "
+        "Adam with nnunet's polynomial decay, needs no validation)",
     )
     parser.add_argument(
         "--compile", action="store_true", help="torch.compile the training step (faster on CPU)"
@@ -359,7 +361,13 @@ def run(args: argparse.Namespace) -> int:
         )
         total = args.epochs
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: max(0.0, 1.0 - e / total) ** 0.9)
+    elif recipe == "adam-poly":
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-5)
+        total = args.epochs
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: max(0.0, 1.0 - e / total) ** 0.9)
     else:
+        if fold is not None:
+            raise ValueError("--recipe adam-plateau needs validation patients: not with --fold")
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-5)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=10)
     bf16 = bool(getattr(args, "bf16", False))
