@@ -48,7 +48,8 @@ SAMPLE_ATTRIBUTION = (
     "Data 5(4):89, 2020. Licence CC BY-NC-SA 4.0."
 )
 # Least Dice of the in-Slicer test's result against the sample's reference labels (EMIDEC
-# convention). The shipped models reach about 0.87, 0.94 and 0.77 on this test-split case.
+# convention). Four of the five scar_unet ensemble members trained on this case (the fifth
+# held it out), so this checks that the module works, not how accurate it is.
 SAMPLE_MIN_DICE = {"Myocardium": 0.75, "Blood pool": 0.85, "Scar": 0.5}
 
 SCAR_METHODS = {

@@ -81,7 +81,7 @@ def phases(study: str, threads: int) -> dict[str, float]:
     )
     t = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        write_outputs(result, Path(tmp) / "out")
+        write_outputs(result, Path(tmp) / "out", child_processes=True)  # as the command line
     out["write outputs"] = time.perf_counter() - t
     out["process total"] = time.perf_counter() - t0
     return out

@@ -13,15 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # headless: never needs a display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Wedge  # noqa: E402
-
-from .table import Table  # noqa: E402
+from .table import Table
 
 MISSING_COLOUR = (0.85, 0.85, 0.85)
 
@@ -54,6 +48,13 @@ def bullseye_png(
 ) -> Path:
     """Write the bullseye of `values` (segment -> value; 17 drawn only when present) to `path`.
     `orientation`: where the AHA orientation came from, written under the picture."""
+    # imported here: bullseye_arguments needs no matplotlib (outputs.py draws in a child process)
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: never needs a display
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Wedge
+
     finite = [float(v) for v in values.values() if v is not None and np.isfinite(v)]
     lo = vmin if vmin is not None else (min(finite) if finite else 0.0)
     hi = vmax if vmax is not None else (max(finite) if finite else 1.0)
@@ -117,6 +118,14 @@ def bullseye_from_table(table: Table, column: str, path: str | Path, **kwargs: o
     """Bullseye of one column of the AHA table; label defaults to the column name and unit. The
     table's orientation columns (aha.py) give the caption and, when not confident, the warning
     in the title."""
+    values, kwargs = bullseye_arguments(table, column, **kwargs)
+    return bullseye_png(values, path, **kwargs)
+
+
+def bullseye_arguments(
+    table: Table, column: str, **kwargs: object
+) -> tuple[dict[int, float | None], dict[str, object]]:
+    """What bullseye_from_table passes to bullseye_png: (segment -> value, keyword arguments)."""
     c = table.column(column)
     values = dict(zip(table.values("segment"), table.values(column), strict=True))
     kwargs.setdefault("label", f"{column} ({c.unit})" if c.unit else column)
@@ -128,4 +137,4 @@ def bullseye_from_table(table: Table, column: str, path: str | Path, **kwargs: o
         if confident is not None and not int(confident):
             title = str(kwargs.get("title") or "")
             kwargs["title"] = f"{title}\n{UNCERTAIN}" if title else UNCERTAIN
-    return bullseye_png(values, path, **kwargs)
+    return values, kwargs

@@ -49,11 +49,11 @@ def _anatomy() -> list[Stage]:
     return [AnatomyStage(anatomy_model.load_anatomy_model())]
 
 
-# What "auto" runs for the scar when its weights are installed (else the FWHM threshold): the
-# method with the most val scar Dice (mean of the two centres, three MC-dropout seeds) among
-# those with at most 1 ml of false scar on the val normal hearts: fused 0.538 (0.7 ml*), the
-# head 0.526 (0.6 ml*); YOLO + SAM alone 0.520 had 2.9 ml* (README, Scar results).
-AUTO_SCAR_METHOD = "fused"
+# What "auto" runs for the scar when its weights are installed (else the FWHM threshold). The
+# U-Net head of the cross-validation ensemble (scar_unet.md): on patients no network of either
+# release trained on, its members matched the previous `fused` (YOLO + SAM) default within the
+# noise, so SAM's encoder, most of a study's time, is no longer run by default (README, Results).
+AUTO_SCAR_METHOD = "unet"
 SCAR_WEIGHTS = {
     "unet": ("scar_unet",),
     "network": ("scar_detector", "sam_encoder", "scar_segmenter"),
@@ -77,7 +77,7 @@ def _scar_stages(options: PipelineOptions) -> list[Stage]:
             f"scar method '{method}' needs {', '.join(n + '.onnx' for n in missing)} in "
             f"{weights.models_dir()}"
         )
-    presence = _presence(options)
+    presence = _presence(options, method)
     if method == "unet":
         from .stages.scar_unet import ScarUNetStage
 
@@ -103,12 +103,12 @@ def _scar_stages(options: PipelineOptions) -> list[Stage]:
     ]
 
 
-def _presence(options: PipelineOptions) -> list[Stage]:
+def _presence(options: PipelineOptions, method: str) -> list[Stage]:
     if not options.scar_presence:
         return []
-    from .stages.scar_presence import ScarPresenceStage
+    from .stages.scar_presence import ScarPresenceStage, rule_for
 
-    return [ScarPresenceStage()]
+    return [ScarPresenceStage(rule_for(method))]
 
 
 def build_pipeline(options: PipelineOptions | None = None) -> Pipeline:

@@ -18,6 +18,8 @@ import os
 import platform
 import secrets
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,8 @@ from ScarQuantificationLib.segments import EMIDEC_LABELS
 from .errors import InputError, ScarSegError
 from .pipeline import PipelineResult
 from .study import Study
+
+log = logging.getLogger(__name__)
 
 # scar_boxes: the SAM box prompts (detector's, and the scar head's with fused), when it ran.
 TABLE_FILES = ("measurements", "slices", "lesions", "aha", "scar_boxes")
@@ -187,7 +191,8 @@ def _provenance(result: PipelineResult) -> dict[str, Any]:
     }
 
 
-def _write_all(result: PipelineResult, tmp: Path, overview: bool) -> None:
+def _write_all(result: PipelineResult, tmp: Path, overview: bool, child: bool = False) -> None:
+    bullseye = _start_bullseye(result, tmp / "bullseye.png") if child else None
     from . import mrml
     from .logic import add_result_to_scene
 
@@ -218,21 +223,61 @@ def _write_all(result: PipelineResult, tmp: Path, overview: bool) -> None:
             )
         except RenderError as exc:  # no offscreen OpenGL: everything else is still valid
             notes.append(f"overview.png not written: {exc}")
-    if "aha" in result.tables:
+    if "aha" in result.tables and not _child_drew(bullseye):
         from ScarQuantificationLib.bullseye import bullseye_from_table
 
-        bullseye_from_table(
-            result.tables["aha"],
-            "scar_pct",
-            tmp / "bullseye.png",
-            title=f"{result.study.name}: scar % per AHA segment",
-        )
+        bullseye_from_table(result.tables["aha"], "scar_pct", tmp / "bullseye.png",
+                            title=_bullseye_title(result))  # fmt: skip
     provenance = _provenance(result)
     provenance["notes"] = [*provenance["notes"], *notes]
     # the marker: what --overwrite may replace next time, and nothing else
     provenance["written_by"] = WRITTEN_BY
     provenance["files"] = sorted({p.name for p in tmp.iterdir()} | {MARKER})
     (tmp / MARKER).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+
+
+def _bullseye_title(result: PipelineResult) -> str:
+    return f"{result.study.name}: scar % per AHA segment"
+
+
+def _start_bullseye(result: PipelineResult, path: Path) -> subprocess.Popen | None:
+    """bullseye.png drawn by a child Python (bullseye_child.py) on another core while this
+    process writes the rest; None when there is no AHA table or the child cannot start (the
+    caller then draws it itself)."""
+    if "aha" not in result.tables:
+        return None
+    from ScarQuantificationLib.bullseye import bullseye_arguments
+
+    values, kwargs = bullseye_arguments(
+        result.tables["aha"], "scar_pct", title=_bullseye_title(result)
+    )
+    spec = {
+        "values": {str(k): None if v is None else float(v) for k, v in values.items()},
+        "path": str(path),
+        "kwargs": kwargs,
+    }
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ScarSegmentationLib.bullseye_child"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        proc.stdin.write(json.dumps(spec).encode())  # type: ignore[union-attr]
+        proc.stdin.close()  # type: ignore[union-attr]
+    except OSError as exc:
+        log.info("bullseye child not started (%s): drawn in this process", exc)
+        return None
+    return proc
+
+
+def _child_drew(proc: subprocess.Popen | None) -> bool:
+    """Whether the child wrote its PNG; a failure is logged and the caller draws it instead."""
+    if proc is None:
+        return False
+    err = proc.stderr.read() if proc.stderr else b""  # stdin is closed: no communicate()
+    if proc.wait() != 0:
+        log.warning("bullseye child failed (%s): drawn in this process", err.decode()[-500:])
+        return False
+    return True
 
 
 def _write_dicom_seg(result: PipelineResult, tmp: Path) -> list[str]:
@@ -314,15 +359,22 @@ def _replace_into(tmp: Path, out: Path) -> None:
 
 
 def write_outputs(
-    result: PipelineResult, out: Path, overwrite: bool = False, overview: bool = True
+    result: PipelineResult,
+    out: Path,
+    overwrite: bool = False,
+    overview: bool = True,
+    child_processes: bool = False,
 ) -> Path:
+    """Every output into `out`, all or nothing. `child_processes`: the bullseye is drawn by a
+    child Python in parallel (the command line; not inside Slicer, whose executable is not a
+    plain Python)."""
     out = Path(out).absolute()
     check_output_folder(out, overwrite)
     tmp = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = _new_folder(out.parent, f".{out.name}.partial-")
-        _write_all(result, tmp, overview)
+        _write_all(result, tmp, overview, child_processes)
         if out.exists():
             _replace_into(tmp, out)
         else:

@@ -60,6 +60,8 @@ def test_the_listed_files_run_the_whole_pipeline(tmp_path):
             str(out),
             "--mc-samples",
             "1",
+            "--scar-method",
+            "fused",  # every shipped network (the default `unet` needs no detector or SAM)
             "--no-overview",
             "-q",
         ],  # fmt: skip

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from ScarSegmentationLib.pipeline import PipelineContext, PipelineOptions
 from ScarSegmentationLib.scar.presence import PresenceRule, apply_presence
-from ScarSegmentationLib.stages.scar_presence import ScarPresenceStage
+from ScarSegmentationLib.stages.scar_presence import INACTIVE, ScarPresenceStage, rule_for
 from ScarSegmentationLib.study import Study
 
 
@@ -80,3 +80,30 @@ def test_stage_updates_scar_and_no_reflow_and_says_so():
     ScarPresenceStage(PresenceRule(min_burden_percent=10)).run(ctx, lambda f, m: None)
     assert not ctx.masks["Scar"].any() and not ctx.masks["No-reflow"].any()
     assert any("reported as no scar" in n for n in ctx.notes)
+
+
+def test_only_the_calibrated_scar_method_gets_a_rule():
+    # the rule was chosen on the unet ensemble's cross-validated rows: SAM methods keep all
+    assert rule_for("unet").min_lesion_percent > 0 and rule_for("unet").min_burden_percent > 0
+    assert rule_for("fused") == INACTIVE and rule_for("network") == INACTIVE
+
+
+def test_factory_gives_the_stage_its_methods_rule_and_the_option_switches_it_off():
+    from ScarSegmentationLib import factory
+
+    (stage,) = factory._presence(PipelineOptions(), "unet")
+    assert stage.rule == rule_for("unet")
+    (stage,) = factory._presence(PipelineOptions(), "fused")
+    assert stage.rule == INACTIVE
+    assert factory._presence(PipelineOptions(scar_presence=False), "unet") == []
+
+
+def test_keep_all_scar_flag_turns_the_rule_off():
+    import argparse
+
+    from ScarSegmentationLib.commands.options import add_pipeline_arguments, pipeline_options
+
+    ap = argparse.ArgumentParser()
+    add_pipeline_arguments(ap)
+    assert pipeline_options(ap.parse_args([])).scar_presence
+    assert not pipeline_options(ap.parse_args(["--keep-all-scar"])).scar_presence

@@ -124,7 +124,8 @@ def _run_one(job: StudyJob, args: argparse.Namespace) -> dict[str, Any]:
         if _PIPELINE is None:
             _PIPELINE = build_pipeline(pipeline_options(args))
         result = _PIPELINE.run(study)
-        write_outputs(result, out, overwrite=args.overwrite, overview=not args.no_overview)
+        write_outputs(result, out, overwrite=args.overwrite, overview=not args.no_overview,
+                      child_processes=True)  # fmt: skip
         values = measurement_values(result)
         row.update({k: values.get(k) for k in SUMMARY_MEASURES})
     except ScarSegError as exc:

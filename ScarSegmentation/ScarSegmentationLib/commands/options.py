@@ -33,8 +33,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         help="scar segmentation: unet = U-Net scar head on the LV crops; network = YOLO boxes + "
         "LiteMedSAM; fused = LiteMedSAM on the YOLO boxes and on the head's scar the detector "
         "missed, its probability averaged with the U-Net head's; threshold = the fwhm-remote "
-        "threshold inside the predicted myocardium; auto = the method chosen on the validation patients (fused; "
-        "README, Scar results); none = myocardium only (default %(default)s)",
+        "threshold inside the predicted myocardium; auto = the shipped default (unet, the "
+        "cross-validation ensemble's head; README, Results); none = myocardium only (default %(default)s)",
     )
     g.add_argument(
         "--core-method",
@@ -62,6 +62,13 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "onnxruntime (else the CPU; default %(default)s)",
     )
     g.add_argument(
+        "--keep-all-scar",
+        action="store_true",
+        help="report every lesion the scar network found: no scar-presence rule (by default "
+        "the unet head's lesions below its calibrated rule are dropped and a heart below it "
+        "is called scar-free; README, Results)",
+    )
+    g.add_argument(
         "--no-probabilities",
         action="store_true",
         help="do not write probability and uncertainty volumes into the scene",
@@ -76,6 +83,7 @@ def pipeline_options(args: argparse.Namespace) -> PipelineOptions:
         threads=args.threads,
         keep_probabilities=not args.no_probabilities,
         device=args.device,
+        scar_presence=not args.keep_all_scar,
     )
 
 

@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     study = load_study(args.input, series=args.series)
     pipeline = build_pipeline(pipeline_options(args))
     result = pipeline.run(study, progress=_printer(args.quiet))
-    write_outputs(result, out, overwrite=args.overwrite, overview=not args.no_overview)
+    write_outputs(result, out, overwrite=args.overwrite, overview=not args.no_overview,
+                  child_processes=True)  # fmt: skip
     for line in summary_lines(result, out):
         print(line)
     return 0

@@ -1,9 +1,10 @@
 """Scar presence after the scar networks: drop specks, call small totals scar-free (scar/presence.py).
 
 A rule is calibrated for the scar model it filters (bench/calibrate_presence.py chooses it by
-nested cross-validation from bench/bench_cv.py's rows of fold-trained models). The shipped scar
-models have no cross-validated predictions to calibrate on, so RULE is inactive (0, 0) until
-fold-trained models ship with their rule. No-reflow follows the scar it lies in; the scar
+nested cross-validation from bench/bench_cv.py's rows of the fold models). RULES holds the rule
+of each scar method that has one: the `unet` head of the cross-validation ensemble
+(scar_unet.md). Methods without a calibrated rule (`fused`, `network`: their detector and SAM
+have no fold models) keep every lesion. No-reflow follows the scar it lies in; the scar
 probability map is left as the networks gave it.
 """
 
@@ -14,14 +15,22 @@ import numpy as np
 from ..pipeline import PipelineContext, ProgressCallback
 from ..scar.presence import PresenceRule, apply_presence
 
-# inactive for the shipped models (see above; docs/CROSS_VALIDATION.md)
-RULE = PresenceRule(min_lesion_percent=0.0, min_burden_percent=0.0)
+INACTIVE = PresenceRule()
+# chosen by calibrate_presence.py on the ensemble members' cross-validated rows
+# (docs/CROSS_VALIDATION.md, "Presence rule of the shipped ensemble")
+RULES = {
+    "unet": PresenceRule(min_lesion_percent=1.0, min_burden_percent=2.0, min_lesion_probability=0.7)
+}
+
+
+def rule_for(scar_method: str) -> PresenceRule:
+    return RULES.get(scar_method, INACTIVE)
 
 
 class ScarPresenceStage:
     name = "scar_presence"
 
-    def __init__(self, rule: PresenceRule = RULE) -> None:
+    def __init__(self, rule: PresenceRule = INACTIVE) -> None:
         self.rule = rule
 
     def run(self, ctx: PipelineContext, progress: ProgressCallback) -> None:
@@ -43,7 +52,7 @@ class ScarPresenceStage:
             )
         else:
             ctx.notes.append(
-                f"scar presence: {res.lesions_dropped} lesion(s) under "
-                f"{self.rule.min_lesion_percent:g} % of the myocardium dropped"
+                f"scar presence: {res.lesions_dropped} lesion(s) below {self.rule.name} dropped "
+                "(scar probability map kept)"
             )
         progress(1.0, "scar presence checked")

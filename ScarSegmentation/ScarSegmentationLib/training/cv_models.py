@@ -2,7 +2,7 @@
 
     python -m ScarSegmentationLib.training.cv_models [--runs ../runs/cv] [--folds 0,1,2,3,4]
         [--scar-run scar_nr] [--fill-from-installed scar_detector,sam_encoder,scar_segmenter]
-    python -m ScarSegmentationLib.training.cv_models --install ../Resources/Models
+    python -m ScarSegmentationLib.training.cv_models --install ../Resources/Models [--names scar_unet]
 
 For fold k: `<runs>/roi_fold<k>/final.pt` -> `lv_roi`, `<runs>/<scar-run>_fold<k>/final.pt` ->
 `scar_unet` (stage 2 and the scar head), exported to ONNX in `<runs>/fold<k>/` with their
@@ -15,8 +15,8 @@ instead: those were trained on the split.json train patients, most of whom are h
 fold, so numbers with them are optimistic for what they add; the folder's PROVENANCE.json lists
 them and bench_cv prints the warning.
 
---install DIR puts the fold models of lv_roi and scar_unet into DIR as ensembles
-(runtime/ensemble.py): `<name>-fold<k>.pt/.onnx` and `<name>.ensemble.json`.
+--install DIR puts the fold models of lv_roi and scar_unet (or those `--names` lists) into DIR as
+ensembles (runtime/ensemble.py): `<name>-fold<k>.pt/.onnx` and `<name>.ensemble.json`.
 """
 
 from __future__ import annotations
@@ -122,10 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="instead: install the assembled folds' lv_roi and scar_unet into DIR as ensembles",
     )
+    ap.add_argument("--names", default="lv_roi,scar_unet", help="with --install: which models")
     args = ap.parse_args(argv)
     folds = [int(x) for x in args.folds.split(",")]
     if args.install is not None:
-        for path in install_ensemble(args.runs, folds, args.install):
+        names = tuple(n for n in args.names.split(",") if n)
+        unknown = sorted(set(names) - {"lv_roi", "scar_unet"})
+        if unknown:
+            raise SystemExit(f"--names: no fold models of {', '.join(unknown)}")
+        for path in install_ensemble(args.runs, folds, args.install, names):
             print(path)
         return 0
     fill = tuple(n for n in args.fill_from_installed.split(",") if n)
