@@ -61,7 +61,13 @@ SCAR_METHODS = {
 }
 DEVICES = {"cpu": "CPU", "cuda": "GPU (CUDA, needs onnxruntime-gpu)"}
 # Parameter-node fields that are PipelineOptions fields of the same name (device is GUI-only).
-PIPELINE_FIELDS = ("mc_samples", "scar_method", "core_method", "keep_probabilities")
+PIPELINE_FIELDS = (
+    "mc_samples",
+    "scar_method",
+    "core_method",
+    "keep_probabilities",
+    "scar_presence",
+)
 # Summary label -> (column of the "measurements" table, unit, decimals).
 SUMMARY = {
     "scarBurdenValueLabel": ("scar_burden_pct", "%", 1),
@@ -148,6 +154,7 @@ class ScarSegmentationParameterNode:
     core_method: Annotated[str, Choice(list(CORE_METHODS))] = "fwhm-remote"
     device: Annotated[str, Choice(list(DEVICES))] = "cpu"
     keep_probabilities: bool = True
+    scar_presence: bool = True
 
 
 #

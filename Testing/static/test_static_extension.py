@@ -245,7 +245,9 @@ def test_parameter_defaults_mirror_pipeline_options():
     module = parse(REPO / "ScarSegmentation" / "ScarSegmentation.py")
     wrapper = annotated_fields(class_def(module, "ScarSegmentationParameterNode"))
     fields = module_constant(module, "PIPELINE_FIELDS")
-    assert set(fields) == {"mc_samples", "core_method", "scar_method", "keep_probabilities"}
+    assert set(fields) == {
+        "mc_samples", "core_method", "scar_method", "keep_probabilities", "scar_presence"
+    }  # fmt: skip
     for name in fields:
         assert name in options, f"PipelineOptions has no field {name}"
         assert ast.literal_eval(wrapper[name]) == ast.literal_eval(options[name]), name
