@@ -1,7 +1,7 @@
 """The whole pipeline on the same studies shown differently: orientation, slice order, intensity.
 
     .venv/bin/python bench/bench_robustness.py [--split test] [--scar-method auto] [--threads 2]
-        [--variants as_is,rot90,...] [--unet CKPT] [--out runs/bench_robustness.tsv]
+        [--variants as_is,rot90,...] [--unet CKPT] [--keep-all-scar] [--out runs/bench_robustness.tsv]
 
 Centres differ in how a short-axis stack is stored (rows and columns swapped or mirrored, the
 heart rotated in the image, slices base to apex) and in its intensities (another value range,
@@ -166,11 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--out", default=str(REPO / "runs" / "bench_robustness.tsv"))
     ap.add_argument("--unet", default=None, help="joint net checkpoint for stage 2 and the head")
+    ap.add_argument("--keep-all-scar", action="store_true", help="no scar-presence rule")
     args = ap.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     if variants[0] != "as_is":
         variants.insert(0, "as_is")  # the reference every change is measured against
-    options = PipelineOptions(threads=args.threads, scar_method=args.scar_method)
+    options = PipelineOptions(
+        threads=args.threads, scar_method=args.scar_method, scar_presence=not args.keep_all_scar
+    )
     pipeline = build_pipeline(options)
     if args.unet:
         use_joint_net(pipeline, load_checkpoint(args.unet, "scar_unet"))
