@@ -29,6 +29,9 @@ limits of burden (all patients), false scar on normal hearts (ml, and the share 
 reference scar voxels outside the predicted myocardium / all reference scar voxels (%). The table
 shows mean +- SD across folds.
 
+`--variant noise` (or any variant of bench_robustness.py: gamma1.6, rot90, ...) scores the
+held-out studies shown differently, for robustness per fold.
+
 Decision grid (`--prior-powers P1,P2,...`, scar method unet): the pipeline runs once per power
 of the class-weight correction (PipelineOptions.prior_power; the networks' passes are the same,
 same seed), the table shows the first; every power adds columns myo_dice@pP, bp_dice@pP and, for
@@ -60,6 +63,7 @@ sys.path[:0] = [
 
 from bench_myocardium import studies_for  # noqa: E402
 from bench_pipeline import burden, measure  # noqa: E402
+from bench_robustness import variant  # noqa: E402
 from ScarQuantificationLib.evaluate_report import agreement  # noqa: E402
 from ScarQuantificationLib.metrics import dice, volume_ml  # noqa: E402
 from ScarQuantificationLib.no_reflow import dark_core_no_reflow  # noqa: E402
@@ -299,6 +303,12 @@ def main() -> int:
         help="only held-out patients in these parts of split.json, e.g. val,test (the patients "
         "the installed networks were not trained on)",
     )
+    ap.add_argument(
+        "--variant",
+        default="as_is",
+        help="score the held-out studies shown differently (bench_robustness.py's variants, "
+        "e.g. noise, gamma1.6, rot90; labels moved with the image)",
+    )
     ap.add_argument("--mc", type=int, default=PipelineOptions.mc_samples)
     ap.add_argument("--threads", type=int, default=PipelineOptions.threads)
     ap.add_argument("--seed", type=int, default=PipelineOptions.seed, help="MC-dropout seed")
@@ -383,6 +393,7 @@ def main() -> int:
         items = studies_for(held, nifti=False)
         print(f"fold {k}: {len(items)} held-out patients, models {d}", flush=True)
         for centre, pid, study, lab in items:
+            study, lab = variant(args.variant, study, lab)
             failed = 0
             try:
                 result = pipeline.run(study)
