@@ -383,8 +383,8 @@ def main() -> int:
         os.environ["SCARSEG_MODELS"] = str(d.resolve())
         pipeline = build_pipeline(options)
         if not args.same_models_for_all_folds:
-            # files copied from the installation are warned about above, not fold-checked
-            for name in (n for n in ("lv_roi", "scar_unet") if f"{n}.onnx" not in leaky_files(d)):
+            leaky = leaky_files(d)  # copied from the installation: warned about, not fold-checked
+            for name in (n for n in ("lv_roi", "scar_unet") if f"{n}.onnx" not in leaky):
                 trained_for = weights.load_model(name).config.get("fold")
                 if trained_for != k:
                     print(f"fold {k}: {d}/{name}.onnx was trained for fold {trained_for}",

@@ -1,7 +1,8 @@
 """The whole pipeline on the same studies shown differently: orientation, slice order, intensity.
 
     .venv/bin/python bench/bench_robustness.py [--split test] [--scar-method auto] [--threads 2]
-        [--variants as_is,rot90,...] [--unet CKPT] [--keep-all-scar] [--out runs/bench_robustness.tsv]
+        [--variants as_is,rot90,...] [--unet CKPT] [--keep-all-scar]
+        [--out runs/bench_robustness.tsv]
 
 Centres differ in how a short-axis stack is stored (rows and columns swapped or mirrored, the
 heart rotated in the image, slices base to apex) and in its intensities (another value range,

@@ -193,6 +193,18 @@ def _provenance(result: PipelineResult) -> dict[str, Any]:
 
 def _write_all(result: PipelineResult, tmp: Path, overview: bool, child: bool = False) -> None:
     bullseye = _start_bullseye(result, tmp / "bullseye.png") if child else None
+    try:
+        _write_files(result, tmp, overview, bullseye)
+    except BaseException:
+        if bullseye is not None:  # it must not write into the folder the caller removes
+            bullseye.kill()
+            bullseye.wait()
+        raise
+
+
+def _write_files(
+    result: PipelineResult, tmp: Path, overview: bool, bullseye: subprocess.Popen | None
+) -> None:
     from . import mrml
     from .logic import add_result_to_scene
 

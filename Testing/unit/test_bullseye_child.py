@@ -62,3 +62,22 @@ def test_child_reads_its_spec_from_stdin(tmp_path):
                           input=json.dumps(spec).encode(), capture_output=True)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "b.png").stat().st_size > 1000
+
+
+def test_a_failed_write_stops_the_child_before_its_folder_is_removed(tmp_path, monkeypatch):
+    started = []
+    real_start = outputs._start_bullseye
+    monkeypatch.setattr(outputs, "_start_bullseye",
+                        lambda *a: started.append(real_start(*a)) or started[-1])  # fmt: skip
+
+    def fail(*a):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(outputs, "_write_files", fail)
+    try:
+        outputs._write_all(_Result({"aha": _aha()}), tmp_path, overview=False, child=True)
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the write error was swallowed")
+    assert started and started[0].returncode is not None  # killed and waited for

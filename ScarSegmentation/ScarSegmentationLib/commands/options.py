@@ -34,7 +34,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "LiteMedSAM; fused = LiteMedSAM on the YOLO boxes and on the head's scar the detector "
         "missed, its probability averaged with the U-Net head's; threshold = the fwhm-remote "
         "threshold inside the predicted myocardium; auto = the shipped default (unet, the "
-        "cross-validation ensemble's head; README, Results); none = myocardium only (default %(default)s)",
+        "cross-validation ensemble's head; README, Results); none = myocardium only "
+        "(default %(default)s)",
     )
     g.add_argument(
         "--core-method",

@@ -4,8 +4,9 @@ scar is below a minimum burden is reported as scar-free.
 Both limits are shares of the myocardium (voxel counts, so the same on studies with and without
 a known spacing). A third, optional limit is the lesion's mean scar probability: specks the
 network is unsure of go, a small confident lesion stays. The networks call a little scar in
-most normal hearts (small bright specks of partial volume near the blood pool); a cardiologist reads "no scar" there, and a burden of a
-fraction of a percent drawn as an apical infarct on the bullseye is worse than none. The limits
+most normal hearts (small bright specks of partial volume near the blood pool); a cardiologist
+reads "no scar" there, and a burden of a fraction of a percent drawn as an apical infarct on the
+bullseye is worse than none. The limits
 are calibrated on the cross-validation (bench/bench_cv.py, bench/calibrate_presence.py).
 """
 

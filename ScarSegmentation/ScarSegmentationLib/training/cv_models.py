@@ -2,7 +2,8 @@
 
     python -m ScarSegmentationLib.training.cv_models [--runs ../runs/cv] [--folds 0,1,2,3,4]
         [--scar-run scar_nr] [--fill-from-installed scar_detector,sam_encoder,scar_segmenter]
-    python -m ScarSegmentationLib.training.cv_models --install ../Resources/Models [--names scar_unet]
+    python -m ScarSegmentationLib.training.cv_models --install ../Resources/Models \
+        [--names scar_unet]
 
 For fold k: `<runs>/roi_fold<k>/final.pt` -> `lv_roi`, `<runs>/<scar-run>_fold<k>/final.pt` ->
 `scar_unet` (stage 2 and the scar head), exported to ONNX in `<runs>/fold<k>/` with their
@@ -31,6 +32,7 @@ from .export import export, record_checksum
 from .export_onnx import export_unet
 
 PROVENANCE = "PROVENANCE.json"
+FOLD_MODELS = ("lv_roi", "scar_unet")  # the models a fold folder holds and --install installs
 
 
 def installed_files(name: str) -> list[Path]:
@@ -81,7 +83,7 @@ def assemble(
 
 
 def install_ensemble(
-    runs: Path, folds: list[int], target: Path, names: tuple[str, ...] = ("lv_roi", "scar_unet")
+    runs: Path, folds: list[int], target: Path, names: tuple[str, ...] = FOLD_MODELS
 ) -> list[Path]:
     """Every fold's `<name>.pt` of `<runs>/fold<k>` -> `<target>/<name>-fold<k>.pt`, exported
     to ONNX there, and the manifest `<name>.ensemble.json` listing them (what the pipeline
@@ -122,12 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="instead: install the assembled folds' lv_roi and scar_unet into DIR as ensembles",
     )
-    ap.add_argument("--names", default="lv_roi,scar_unet", help="with --install: which models")
+    ap.add_argument("--names", default=",".join(FOLD_MODELS), help="with --install: which models")
     args = ap.parse_args(argv)
     folds = [int(x) for x in args.folds.split(",")]
     if args.install is not None:
         names = tuple(n for n in args.names.split(",") if n)
-        unknown = sorted(set(names) - {"lv_roi", "scar_unet"})
+        unknown = sorted(set(names) - set(FOLD_MODELS))
         if unknown:
             raise SystemExit(f"--names: no fold models of {', '.join(unknown)}")
         for path in install_ensemble(args.runs, folds, args.install, names):
