@@ -18,9 +18,7 @@ from ..scar.presence import PresenceRule, apply_presence
 INACTIVE = PresenceRule()
 # chosen by calibrate_presence.py on the ensemble members' cross-validated rows
 # (docs/CROSS_VALIDATION.md, "Presence rule of the shipped ensemble")
-RULES = {
-    "unet": PresenceRule(min_lesion_percent=1.0, min_burden_percent=2.0, min_lesion_probability=0.7)
-}
+RULES = {"unet": PresenceRule(min_lesion_percent=0.5, min_burden_percent=3.0)}
 
 
 def rule_for(scar_method: str) -> PresenceRule:
