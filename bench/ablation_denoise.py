@@ -35,7 +35,8 @@ RICIAN_BIAS = bool(os.environ.get("RICIAN_BIAS"))
 
 
 def noise_sigma(img: np.ndarray) -> float:
-    """Immerkaer (1996): Gaussian noise sigma from the Laplacian-difference response."""
+    """Immerkaer (1996): Gaussian noise sigma from the Laplacian-difference response
+    (skimage's estimate_sigma would need PyWavelets, which neither environment installs)."""
     response = np.abs(ndimage.convolve(img.astype(float), LAPLACIAN_DIFFERENCE))[1:-1, 1:-1]
     return float(np.sqrt(np.pi / 2) * response.mean() / 6)
 

@@ -372,7 +372,8 @@ def main() -> int:
         scar_presence=args.scar_presence,
         prior_power=powers[0] if powers else PipelineOptions.prior_power,
     )
-    warnings = sorted({f for d in dirs for f in leaky_files(d)})
+    leaky = {d: leaky_files(d) for d in dirs}  # copied from the installation: not fold-checked
+    warnings = sorted({f for files in leaky.values() for f in files})
     rows = []
     for k, d in zip(folds, dirs, strict=True):
         held = [p for p in all_folds[k] if only is None or p in only]
@@ -383,8 +384,7 @@ def main() -> int:
         os.environ["SCARSEG_MODELS"] = str(d.resolve())
         pipeline = build_pipeline(options)
         if not args.same_models_for_all_folds:
-            leaky = leaky_files(d)  # copied from the installation: warned about, not fold-checked
-            for name in (n for n in ("lv_roi", "scar_unet") if f"{n}.onnx" not in leaky):
+            for name in (n for n in ("lv_roi", "scar_unet") if f"{n}.onnx" not in leaky[d]):
                 trained_for = weights.load_model(name).config.get("fold")
                 if trained_for != k:
                     print(f"fold {k}: {d}/{name}.onnx was trained for fold {trained_for}",

@@ -16,8 +16,8 @@ from ..pipeline import PipelineContext, ProgressCallback
 from ..scar.presence import PresenceRule, apply_presence
 
 INACTIVE = PresenceRule()
-# chosen by calibrate_presence.py on the ensemble members' cross-validated rows
-# (docs/CROSS_VALIDATION.md, "Presence rule of the shipped ensemble")
+# chosen by calibrate_presence.py on the shipped (round-4) members' cross-validated rows
+# (docs/CROSS_VALIDATION.md, "Round 4: noise, and what ships")
 RULES = {"unet": PresenceRule(min_lesion_percent=0.5, min_burden_percent=3.0)}
 
 
