@@ -114,3 +114,18 @@ def test_export_keeps_class_weights_the_trainer_stored(tmp_path):
 
     export(_checkpoint(tmp_path, {"class_weights": [0.4, 1.2, 1.1]}), "net", tmp_path)
     assert load_torch_model("net", tmp_path).config["class_weights"] == [0.4, 1.2, 1.1]
+
+
+def test_export_takes_an_exported_pt_as_well(tmp_path):
+    # fold folders are rebuilt from the shipped members' .pt (state dict + config) when the
+    # training runs are gone: exporting one again gives the same ONNX net and keeps its config
+    from ScarSegmentationLib.training.export import export
+
+    export(_checkpoint(tmp_path, {"class_weights": [0.4, 1.2, 1.1]}), "net", tmp_path)
+    again = tmp_path / "again"
+    again.mkdir()
+    export(tmp_path / "net.pt", "net", again)
+    first, second = load_torch_model("net", tmp_path), load_torch_model("net", again)
+    assert second.config["class_weights"] == [0.4, 1.2, 1.1] and second.config["epoch"] == 3
+    for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b)

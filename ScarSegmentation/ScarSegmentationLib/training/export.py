@@ -36,12 +36,16 @@ def export(
     class_weights: list[float] | None = None,
 ) -> Path:
     """`class_weights`: the loss's class weights, for checkpoints written before the trainer
-    stored them (its log gives them); stored in the config, undone at inference."""
+    stored them (its log gives them); stored in the config, undone at inference.
+
+    `checkpoint` is a trainer's checkpoint or an exported `.pt` (state dict + config, as
+    shipped): fold folders can then be rebuilt from the shipped members when the runs are gone."""
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     model = build_model(ck["config"])
-    model.load_state_dict(ck["model"])
+    model.load_state_dict(ck["model"] if "model" in ck else ck["state_dict"])
     extra = {k: v for k, v in ck["config"].items() if k not in model.config}
-    extra.update(epoch=int(ck["epoch"]), val=ck.get("val"))
+    extra.update(epoch=int(ck.get("epoch", ck["config"].get("epoch", -1))))
+    extra.update(val=ck.get("val", ck["config"].get("val")))
     if class_weights is not None:
         if len(class_weights) != model.config["n_classes"]:
             raise ValueError(
