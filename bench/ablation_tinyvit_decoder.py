@@ -2,7 +2,7 @@
 shipped scar U-Net member of the same fold, both on the reference-LV frame of held-out patients.
 
     .venv/bin/python bench/ablation_tinyvit_decoder.py cache --copies 0,2,4     # one core each,
-    .venv/bin/python bench/ablation_tinyvit_decoder.py cache --copies 1,3       # resumable per copy
+    .venv/bin/python bench/ablation_tinyvit_decoder.py cache --copies 1,3,5     # resumable per copy
     .venv/bin/python bench/ablation_tinyvit_decoder.py train --fold 0 --epochs 30
     .venv/bin/python bench/ablation_tinyvit_decoder.py score --fold 0
 
@@ -105,6 +105,8 @@ def cache(args: argparse.Namespace) -> None:
 def load_cache(copies: list[int] | None = None) -> list[dict]:
     out = []
     for path in sorted((ROOT / "cache").glob("c*.npz")):
+        if ".tmp" in path.name:  # an interrupted copy
+            continue
         c = int(path.stem[1:])
         if copies is None or c in copies:
             d = dict(np.load(path))
@@ -313,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("cache")
-    c.add_argument("--copies", default="0,1,2,3,4")
+    c.add_argument("--copies", default="0,1,2,3,4,5")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--threads", type=int, default=1)
     t = sub.add_parser("train")
