@@ -37,8 +37,14 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "ScarSegmentation"))
+sys.path[:0] = [
+    str(REPO / "bench"),
+    str(REPO / "ScarSegmentation"),
+    str(REPO / "ScarQuantification"),
+]
 
+from bench_pipeline import burden  # noqa: E402
+from ScarQuantificationLib.metrics import dice  # noqa: E402
 from ScarSegmentationLib.crop import CROP_SIZE, CropBox, extract, paste  # noqa: E402
 from ScarSegmentationLib.data.datasets import MIN_LV_PIXELS, target  # noqa: E402
 from ScarSegmentationLib.data.folds import train_val_for  # noqa: E402
@@ -47,6 +53,11 @@ from ScarSegmentationLib.data.loaders import load_all  # noqa: E402
 from ScarSegmentationLib.intensity import standardize_slice  # noqa: E402
 from ScarSegmentationLib.scar.frame import gt_box  # noqa: E402
 from ScarSegmentationLib.scar.sam_augment import make_frame_sample  # noqa: E402
+from ScarSegmentationLib.stages.myocardium import fold_to_myocardium, predict_crops  # noqa: E402
+from ScarSegmentationLib.stages.scar_unet import (  # noqa: E402
+    no_reflow_given_scar,
+    scar_given_myocardium,
+)
 
 ROOT = REPO / "runs" / "tinyvit"
 N_CLASSES = 5
@@ -151,7 +162,7 @@ def train(args: argparse.Namespace) -> None:
     tgt_t = torch.from_numpy(np.concatenate(tgt))  # uint8: int64 per batch (memory)
     centre = np.concatenate(centres)
     counts = np.bincount(tgt_t.numpy().ravel(), minlength=N_CLASSES + 1)[:N_CLASSES]
-    weights = class_weights(counts[:N_CLASSES])
+    weights = class_weights(counts)
     prob = np.zeros(len(centre))
     for c in np.unique(centre):  # each centre the same share of the draws
         prob[centre == c] = 1.0 / np.count_nonzero(centre == c)
@@ -197,34 +208,24 @@ def train(args: argparse.Namespace) -> None:
 
 def decide(probs: np.ndarray) -> np.ndarray:
     """(C, H, W) posterior -> EMIDEC-style labels 0-4 by the pipeline's rule."""
-    myo = probs[2:].sum(0)
-    lv = np.stack([probs[0], probs[1], myo]).argmax(0)
-    out = lv.astype(np.uint8)
-    scar = (lv == 2) & (probs[3:].sum(0) / np.maximum(myo, 1e-6) >= 0.5)
-    nr = scar & (probs[4] / np.maximum(probs[3] + probs[4], 1e-6) >= 0.5)
+    out = fold_to_myocardium(probs).argmax(0).astype(np.uint8)
+    scar = (out == 2) & (scar_given_myocardium(probs) >= 0.5)
     out[scar] = 3
-    out[nr] = 4
+    out[scar & (no_reflow_given_scar(probs) >= 0.5)] = 4
     return out
 
 
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    s = a.sum() + b.sum()
-    return float("nan") if s == 0 else 2.0 * float((a & b).sum()) / float(s)
-
-
 def patient_row(pid: str, centre: str, method: str, pred: np.ndarray, ref: np.ndarray) -> dict:
-    def burden(lab: np.ndarray) -> float:
-        m = np.count_nonzero(lab >= 2)
-        return 100.0 * np.count_nonzero(lab >= 3) / m if m else 0.0
-
+    """Scar / no-reflow Dice only where the reference has them (NaN elsewhere)."""
     has_scar, has_nr = bool((ref >= 3).any()), bool((ref == 4).any())
+    burden_ref, burden_pred = burden(ref >= 3, ref >= 2), burden(pred >= 3, pred >= 2)
     return {
         "patient": pid, "centre": centre, "method": method,
         "myocardium": dice(pred >= 2, ref >= 2), "blood_pool": dice(pred == 1, ref == 1),
         "scar": dice(pred >= 3, ref >= 3) if has_scar else float("nan"),
         "no_reflow": dice(pred == 4, ref == 4) if has_nr and centre == "emidec" else float("nan"),
-        "burden_ref": burden(ref), "burden_pred": burden(pred),
-        "burden_error": abs(burden(pred) - burden(ref)),
+        "burden_ref": burden_ref, "burden_pred": burden_pred,
+        "burden_error": abs(burden_pred - burden_ref),
         "scar_outside_myo": (100.0 * np.count_nonzero((ref >= 3) & (pred < 2))
                              / max(np.count_nonzero(ref >= 3), 1)) if has_scar else float("nan"),
     }  # fmt: skip
@@ -235,7 +236,6 @@ def score(args: argparse.Namespace) -> None:
     import torch.nn.functional as F
     from ScarSegmentationLib.calibration import undo_class_weights
     from ScarSegmentationLib.runtime.unet import OnnxUNet
-    from ScarSegmentationLib.stages.myocardium import predict_crops
     from ScarSegmentationLib.training.tinyvit_decoder import DenseDecoder
 
     torch.set_num_threads(args.threads)

@@ -44,8 +44,10 @@ def export(
     model = build_model(ck["config"])
     model.load_state_dict(ck["model"] if "model" in ck else ck["state_dict"])
     extra = {k: v for k, v in ck["config"].items() if k not in model.config}
-    extra.update(epoch=int(ck.get("epoch", ck["config"].get("epoch", -1))))
-    extra.update(val=ck.get("val", ck["config"].get("val")))
+    # a shipped .pt carries epoch and val in its config (kept in `extra` already)
+    extra.update(
+        epoch=int(ck.get("epoch", extra.get("epoch", -1))), val=ck.get("val", extra.get("val"))
+    )
     if class_weights is not None:
         if len(class_weights) != model.config["n_classes"]:
             raise ValueError(

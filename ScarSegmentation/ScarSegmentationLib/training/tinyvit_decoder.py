@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from torch import nn
 
 EMBED_CHANNELS = 256
-FRAME = 256
 
 
 def _block(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
