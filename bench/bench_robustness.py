@@ -42,6 +42,7 @@ sys.path[:0] = [
 
 from bench_myocardium import load_checkpoint, studies  # noqa: E402
 from ScarQuantificationLib.metrics import dice  # noqa: E402
+from ScarSegmentationLib.data.augment import rician_noise  # noqa: E402
 from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
 from ScarSegmentationLib.factory import MYOCARDIUM_NETS, build_pipeline  # noqa: E402
 from ScarSegmentationLib.pipeline import PipelineOptions  # noqa: E402
@@ -70,9 +71,7 @@ def _gamma(g: float):  # noqa: ANN202
 
 
 def _rician(x: np.ndarray) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    sigma = 0.03 * float(np.percentile(x, 99))
-    return np.hypot(x + rng.normal(0, sigma, x.shape), rng.normal(0, sigma, x.shape))
+    return rician_noise(x, 0.03, np.random.default_rng(0))
 
 
 def variant(name: str, study: Study, lab: np.ndarray) -> tuple[Study, np.ndarray]:

@@ -59,3 +59,19 @@ def test_adam_poly_recipe_and_no_plateau_without_validation(tmp_path, data_dir):
     assert ck["config"]["recipe"] == "adam-poly" and ck["config"]["fold"] == 0
     with pytest.raises(ValueError, match="needs validation patients"):
         _train("roi", tmp_path / "roi_plateau", data_dir, "--recipe", "adam-plateau")
+
+
+def test_deep_supervision_run_resumes_and_saves_the_plain_net(tmp_path, data_dir):
+    out = tmp_path / "scar_nr_ds"
+    _train("scar_nr", out, data_dir, "--deep-supervision", "3", "--raw-noise", "0.5", "0.05")
+    last = torch.load(out / "last.pt", weights_only=False)
+    assert last["config"]["deep_supervision"] == 3 and "deep_supervision_heads" in last
+    assert last["config"]["raw_noise"] == [0.5, 0.05]
+    # the saved model is the plain net: it loads into the architecture that gets exported
+    assert not any(k.startswith("heads") for k in last["model"])
+    _train("scar_nr", out, data_dir, "--deep-supervision", "3", "--epochs", "2", "--resume")
+    assert torch.load(out / "final.pt", weights_only=False)["epoch"] == 1
+    # a plain run cannot be resumed with deep supervision (its optimizer has no heads)
+    _train("scar_nr", tmp_path / "plain", data_dir)
+    with pytest.raises(ValueError, match="without --deep-supervision"):
+        _train("scar_nr", tmp_path / "plain", data_dir, "--deep-supervision", "3", "--resume")

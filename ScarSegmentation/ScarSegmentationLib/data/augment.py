@@ -74,3 +74,14 @@ def random_intensity(
     if rng.random() < noise_p:
         img = img + rng.rayleigh(rng.uniform(0.005, noise_max), img.shape)
     return img.astype(np.float32)
+
+
+RAW_NOISE_MAX = 0.05  # Rician sigma up to 5 % of the slice's 99th percentile
+
+
+def rician_noise(image: np.ndarray, sigma_rel: float, rng: np.random.Generator) -> np.ndarray:
+    """Magnitude-MRI noise on a stored (not yet standardised) image: |image + n1 + i n2| with
+    n1, n2 ~ N(0, sigma), sigma = sigma_rel x the image's 99th percentile."""
+    x = np.asarray(image, dtype=np.float64)
+    sigma = sigma_rel * float(np.percentile(x, 99))
+    return np.hypot(x + rng.normal(0, sigma, x.shape), rng.normal(0, sigma, x.shape))

@@ -12,7 +12,15 @@ import numpy as np
 
 from ..crop import CROP_SIZE, CropBox
 from ..intensity import standardize_slice
-from .augment import LOG_GAMMA, NOISE_MAX, NOISE_P, random_intensity, random_spatial
+from .augment import (
+    LOG_GAMMA,
+    NOISE_MAX,
+    NOISE_P,
+    RAW_NOISE_MAX,
+    random_intensity,
+    random_spatial,
+    rician_noise,
+)
 from .geometry import LV_LABELS, antialias, lv_box_from_mask, roi_box, sample_box
 from .loaders import PatientSlices
 from .synthetic_scar import ScarIntensityBank, add_synthetic_scar
@@ -38,6 +46,7 @@ class PreparedSlice:
     roi_src: np.ndarray  # std, anti-aliased for the ROI view
     label: np.ndarray  # uint8 EMIDEC labels
     lv_box: CropBox | None  # crop of the ground-truth LV (None: no LV on this slice)
+    raw: np.ndarray | None = None  # the stored slice before standardisation (noise is added there)
 
 
 def prepare(patients: dict[str, PatientSlices]) -> list[PreparedSlice]:
@@ -56,6 +65,7 @@ def prepare(patients: dict[str, PatientSlices]) -> list[PreparedSlice]:
                     antialias(std, box.side / CROP_SIZE),
                     lab,
                     lv_box_from_mask(lv) if lv.sum() >= MIN_LV_PIXELS else None,
+                    np.asarray(img, dtype=np.float32),
                 )
             )
     return out
@@ -94,16 +104,23 @@ def make_sample(
     bank: ScarIntensityBank | None = None,
     log_gamma: float = LOG_GAMMA,
     noise: tuple[float, float] = (NOISE_P, NOISE_MAX),
+    raw_noise: tuple[float, float] = (0.0, RAW_NOISE_MAX),
 ) -> tuple[np.ndarray, np.ndarray]:
     """(image (size, size) float32, target (size, size) int64); augmented when rng is given.
     scar_unet with rng: a slice without scar gets synthetic scar (`add_synthetic_scar`, intensities
     from `bank`) with probability `synthetic_scar`, before the augmentation so that it is
-    augmented like real scar; at 0 no random number is drawn for it (sampling unchanged)."""
+    augmented like real scar; at 0 no random number is drawn for it (sampling unchanged).
+    raw_noise (P, MAX), not for roi: on a share P of the draws, Rician noise (sigma up to MAX of
+    the 99th percentile) on the stored slice, standardised again afterwards, as a noisy scan
+    reaches the pipeline (`noise` is added after standardisation); at P = 0 nothing is drawn."""
     if kind == "roi":
         src, box, shift = s.roi_src, roi_box(s.std.shape), 0.05
     else:
         assert s.lv_box is not None
         src, box, shift = s.std, s.lv_box, 0.10
+    if rng is not None and kind != "roi" and raw_noise[0] > 0 and s.raw is not None:
+        if rng.random() < raw_noise[0]:
+            src = standardize_slice(rician_noise(s.raw, rng.uniform(0.005, raw_noise[1]), rng))
     if rng is None:
         img = sample_box(src, box, size)
         lab = sample_box(s.label, box, size, order=0)

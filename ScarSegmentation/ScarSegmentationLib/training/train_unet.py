@@ -3,7 +3,7 @@
     python -m ScarSegmentationLib.training.train_unet {roi,myocardium,scar_unet,scar_nr}
         [--epochs N] [--resume] [--init Resources/Models/myocardium.pt]
         [--deadline 2026-11-23T02:05:00] [--synthetic-scar 0.3]
-        [--fold K --recipe nnunet --compile]
+        [--fold K --recipe nnunet --compile] [--deep-supervision 3]
 
 Trains on the train split of Resources/Models/split.json (EMIDEC + MyoPS; slices drawn so each
 centre contributes half of every epoch), evaluates per-patient Dice on the val split after each
@@ -18,6 +18,8 @@ nnunet`: SGD, Nesterov momentum 0.99, polynomial learning-rate decay to 0 over -
 nnU-Net; or `--recipe adam-poly`: Adam with the same polynomial decay, which converges in fewer
 steps) and use <out>/final.pt, written when the last epoch ends. scar_nr learns no-reflow as a
 class of its own (MyoPS scar counts as "scar or no-reflow", losses.partial_segmentation_loss).
+--deep-supervision L also scores the L - 1 decoder stages below full resolution
+(deep_supervision.py); the saved net is the plain ResUNet either way.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import torch
 
 from ..calibration import undo_class_weights
 from ..data import PatientSlices, load_all, load_split
-from ..data.augment import LOG_GAMMA, NOISE_MAX, NOISE_P
+from ..data.augment import LOG_GAMMA, NOISE_MAX, NOISE_P, RAW_NOISE_MAX
 from ..data.datasets import (
     KINDS,
     N_CLASSES,
@@ -46,6 +48,7 @@ from ..data.datasets import (
 from ..data.folds import train_val_for
 from ..data.synthetic_scar import ScarIntensityBank
 from .common import parse_deadline, setup_logging
+from .deep_supervision import DeepSupervision, deep_supervision_loss
 from .losses import (
     class_weights,
     mc_variance_loss,
@@ -142,6 +145,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="intensity augmentation: Rayleigh noise on a share P of the draws, scale up to MAX",
     )
     parser.add_argument(
+        "--raw-noise",
+        type=float,
+        nargs=2,
+        default=(0.0, RAW_NOISE_MAX),
+        metavar=("P", "MAX"),
+        help="not roi: Rician noise on the stored slice before standardisation, on a share P of "
+        "the draws, sigma up to MAX of its 99th percentile (default off)",
+    )
+    parser.add_argument(
+        "--deep-supervision",
+        type=int,
+        default=1,
+        metavar="L",
+        help="loss on the L finest decoder resolutions (nnU-Net: weights halving per level; "
+        "1 = full resolution only)",
+    )
+    parser.add_argument(
         "--synthetic-scar",
         type=float,
         default=0.0,
@@ -167,10 +187,18 @@ def _batch(  # noqa: ANN202
     bank: ScarIntensityBank | None = None,
     log_gamma: float = LOG_GAMMA,
     noise: tuple[float, float] = (NOISE_P, NOISE_MAX),
+    raw_noise: tuple[float, float] = (0.0, RAW_NOISE_MAX),
 ):
     pairs = [
         make_sample(
-            s, kind, rng, synthetic_scar=synthetic_scar, bank=bank, log_gamma=log_gamma, noise=noise
+            s,
+            kind,
+            rng,
+            synthetic_scar=synthetic_scar,
+            bank=bank,
+            log_gamma=log_gamma,
+            noise=noise,
+            raw_noise=raw_noise,
         )  # fmt: skip
         for s in slices
     ]
@@ -266,15 +294,22 @@ def training_loss(
     weights: torch.Tensor,
     mc_weight: float = 0.0,
     mc_samples: int = 5,
+    level_weights: list[float] | None = None,
 ) -> torch.Tensor:
     """Segmentation loss; with mc_weight > 0 the batch runs `mc_samples` times in one pass (each
     copy gets its own dropout mask), the segmentation loss covers every copy and the
-    MC-dropout uncertainty loss (softmax variance across the copies) is added with that weight."""
+    MC-dropout uncertainty loss (softmax variance across the copies) is added with that weight.
+    A model that returns a list (DeepSupervision) is scored at each resolution with
+    `level_weights`."""
     if mc_weight <= 0:
-        logits = model(x).float()
-        if int(y.max()) >= weights.numel():  # labels with "scar or no-reflow" (scar_nr)
-            return partial_segmentation_loss(logits, y, weights)
-        return segmentation_loss(logits, y, weights)
+        # labels with "scar or no-reflow" (scar_nr), decided on the full-resolution map
+        loss = partial_segmentation_loss if int(y.max()) >= weights.numel() else segmentation_loss
+        out = model(x)
+        if isinstance(out, list):
+            return deep_supervision_loss(
+                out, y, level_weights or [1.0], lambda z, t: loss(z, t, weights)
+            )
+        return loss(out.float(), y, weights)
     logits = model(x.repeat(mc_samples, 1, 1, 1))
     seg = segmentation_loss(logits, y.repeat(mc_samples, 1, 1), weights)
     return seg + mc_weight * mc_variance_loss(logits, mc_samples)
@@ -303,6 +338,9 @@ def run(args: argparse.Namespace) -> int:
     noise = tuple(getattr(args, "noise", (NOISE_P, NOISE_MAX)))
     if not (0.0 <= noise[0] <= 1.0 and noise[1] >= 0.005):
         raise ValueError(f"--noise {noise}: P in [0, 1] and MAX >= 0.005 are expected")
+    raw_noise = tuple(getattr(args, "raw_noise", (0.0, RAW_NOISE_MAX)))
+    if not (0.0 <= raw_noise[0] <= 1.0 and raw_noise[1] >= 0.005):
+        raise ValueError(f"--raw-noise {raw_noise}: P in [0, 1] and MAX >= 0.005 are expected")
     if mc_weight < 0 or (mc_weight and mc_samples < 2):
         raise ValueError(f"--mc-loss {mc_weight} with {mc_samples} samples: need W >= 0, N >= 2")
     out = Path(args.out or f"runs/{kind}")
@@ -317,6 +355,9 @@ def run(args: argparse.Namespace) -> int:
     lr = args.lr if args.lr is not None else (1e-2 if recipe == "nnunet" else 1e-3)
     if mc_weight and kind == "scar_nr":
         raise ValueError("--mc-loss is not implemented for scar_nr")
+    ds_levels = int(getattr(args, "deep_supervision", 1) or 1)
+    if mc_weight and ds_levels > 1:
+        raise ValueError("--mc-loss and --deep-supervision cannot be combined")
 
     t0 = time.perf_counter()
     if fold is not None:
@@ -354,31 +395,40 @@ def run(args: argparse.Namespace) -> int:
         per_epoch = max(args.batch_size, per_epoch // args.batch_size * args.batch_size)
 
     model = ResUNet(n_classes=N_CLASSES[kind], base_filters=BASE_FILTERS[kind])
+    # trained: the net, or the net with its deep-supervision heads (only the net is saved as
+    # the model; the heads go into last.pt for resuming)
+    ds = DeepSupervision(model, ds_levels) if ds_levels > 1 else None
+    trained: torch.nn.Module = ds if ds is not None else model
+    level_weights = ds.level_weights() if ds is not None else None
     sched: torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
     if recipe == "nnunet":
         opt = torch.optim.SGD(
-            model.parameters(), lr=lr, momentum=0.99, nesterov=True, weight_decay=3e-5
+            trained.parameters(), lr=lr, momentum=0.99, nesterov=True, weight_decay=3e-5
         )
         total = args.epochs
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: max(0.0, 1.0 - e / total) ** 0.9)
     elif recipe == "adam-poly":
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-5)
+        opt = torch.optim.Adam(trained.parameters(), lr=lr, weight_decay=1e-5)
         total = args.epochs
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: max(0.0, 1.0 - e / total) ** 0.9)
     else:
         if fold is not None:
             raise ValueError("--recipe adam-plateau needs validation patients: not with --fold")
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-5)
+        opt = torch.optim.Adam(trained.parameters(), lr=lr, weight_decay=1e-5)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=10)
     bf16 = bool(getattr(args, "bf16", False))
     if bf16:
-        model = model.to(memory_format=torch.channels_last)
-    step_model = torch.compile(model) if getattr(args, "compile", False) else model
+        trained = trained.to(memory_format=torch.channels_last)
+    step_model = torch.compile(trained) if getattr(args, "compile", False) else trained
     start, best = 0, -1.0
     last = out / "last.pt"
     if args.resume and last.exists():
         ck = torch.load(last, weights_only=False)
         model.load_state_dict(ck["model"])
+        if ds is not None:
+            if "deep_supervision_heads" not in ck:
+                raise ValueError(f"{last} was trained without --deep-supervision")
+            ds.heads.load_state_dict(ck["deep_supervision_heads"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         rng.bit_generator.state = ck["numpy_rng"]
@@ -397,9 +447,10 @@ def run(args: argparse.Namespace) -> int:
         log.info("warm start from %s", args.init)
     log.info(
         "class weights %s; %d samples/epoch, batch %d, recipe %s, lr %g, MC uncertainty loss %g "
-        "x %d, gamma exp(+-%g), noise p %g up to %g, bf16 %s",
+        "x %d, gamma exp(+-%g), noise p %g up to %g, raw Rician noise p %g up to %g, bf16 %s, "
+        "deep supervision %s",
         weights.numpy().round(3).tolist(), per_epoch, args.batch_size, recipe, lr, mc_weight,
-        mc_samples, log_gamma, *noise, bf16,
+        mc_samples, log_gamma, *noise, *raw_noise, bf16, level_weights,
     )  # fmt: skip
 
     epoch_seconds = 0.0
@@ -408,18 +459,20 @@ def run(args: argparse.Namespace) -> int:
             log.info("deadline %s reached before epoch %d: stopping", deadline.isoformat(), epoch)
             break
         te = time.perf_counter()
-        model.train()
+        trained.train()
         order = rng.choice(len(train), size=per_epoch, p=probs)
         losses = []
         for b in range(0, per_epoch, args.batch_size):
             batch = [train[i] for i in order[b : b + args.batch_size]]
-            x, y = _batch(batch, kind, rng, synthetic, bank, log_gamma, noise)
+            x, y = _batch(batch, kind, rng, synthetic, bank, log_gamma, noise, raw_noise)
             if len(x) < 2:  # batch norm needs more than one sample
                 continue
             if bf16:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = training_loss(step_model, x, y, weights, mc_weight, mc_samples)
+                loss = training_loss(
+                    step_model, x, y, weights, mc_weight, mc_samples, level_weights
+                )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -443,6 +496,8 @@ def run(args: argparse.Namespace) -> int:
             "recipe": recipe,
             "fold": fold,
             "bf16": bf16,
+            "deep_supervision": ds_levels,
+            "raw_noise": list(raw_noise),
         }
         state = {
             "model": model.state_dict(),
@@ -461,6 +516,7 @@ def run(args: argparse.Namespace) -> int:
             numpy_rng=rng.bit_generator.state,
             torch_rng=torch.get_rng_state(),
             best=best,
+            **({"deep_supervision_heads": ds.heads.state_dict()} if ds is not None else {}),
         )
         if epoch == args.epochs - 1:
             _save(out / "final.pt", **state)

@@ -70,15 +70,21 @@ class ResUNet(nn.Module):
         self.dec = nn.ModuleList(ResBlock(2 * widths[d], widths[d]) for d in reversed(range(depth)))
         self.head = nn.Conv2d(widths[0], n_classes, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) -> logits (N, n_classes, H, W); H and W divisible by 2**depth."""
+    def decoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each decoder stage's output, coarsest first; the last is at the input's resolution."""
         skips = [self.stem(x)]
         for layer in self.down:
             skips.append(layer(skips[-1]))
         h = skips.pop()
+        features = []
         for up, dec in zip(self.up, self.dec, strict=True):
             h = dec(torch.cat([up(h), skips.pop()], dim=1))
-        return self.head(h)
+            features.append(h)
+        return features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> logits (N, n_classes, H, W); H and W divisible by 2**depth."""
+        return self.head(self.decoder_features(x)[-1])
 
 
 def enable_mc_dropout(model: nn.Module, enabled: bool = True) -> None:
