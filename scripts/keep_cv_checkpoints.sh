@@ -11,6 +11,7 @@ found=0
 for ck in "$src"/*_fold*/final.pt; do
   [ -f "$ck" ] || continue
   run="$(basename "$(dirname "$ck")")"
+  [ -L "$src/$run" ] && continue  # a link to an earlier round's run (e.g. the ROI nets): kept there
   mkdir -p "$dest/$run"
   cp "$ck" "$dest/$run/final.pt"
   cp "$(dirname "$ck")/train.log" "$dest/$run/train-log.txt"
