@@ -1,6 +1,7 @@
 """Paired comparison of two sets of bench_cv rows on the same held-out patients (B - A).
 
     .venv/bin/python bench/compare_cv.py runs/A/f13_unet.tsv runs/B/f13_unet.tsv
+    .venv/bin/python bench/compare_cv.py runs/A/f13.tsv,runs/A/f02.tsv runs/B/f13.tsv,runs/B/f02.tsv
 
 Per centre and metric: the patients both files scored (scar Dice only where the reference has
 scar, no-reflow Dice only where it has no-reflow, as bench_cv's table), the two means, the mean
@@ -56,11 +57,11 @@ def compare(a: list[dict], b: list[dict]) -> list[dict]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("a", help="bench_cv rows of A (the reference)")
-    ap.add_argument("b", help="bench_cv rows of B")
+    ap.add_argument("a", help="bench_cv rows of A (the reference), files separated by commas")
+    ap.add_argument("b", help="bench_cv rows of B, files separated by commas")
     args = ap.parse_args()
     print("| centre | metric | n | A | B | B - A | Wilcoxon p |\n|---|---|---|---|---|---|---|")
-    for r in compare(read_rows([args.a]), read_rows([args.b])):
+    for r in compare(read_rows(args.a.split(",")), read_rows(args.b.split(","))):
         print(f"| {r['centre']} | {r['metric']} | {r['n']} | {r['mean_a']:.3f} | "
               f"{r['mean_b']:.3f} | {r['diff']:+.3f} | {r['p']:.3f} |")  # fmt: skip
     return 0
