@@ -199,7 +199,7 @@ def _batch(  # noqa: ANN202
             log_gamma=log_gamma,
             noise=noise,
             raw_noise=raw_noise,
-        )  # fmt: skip
+        )
         for s in slices
     ]
     x = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
