@@ -321,6 +321,17 @@ def _save(path: Path, **state: object) -> None:
     tmp.replace(path)
 
 
+def _noise_option(
+    args: argparse.Namespace, name: str, default: tuple[float, float]
+) -> tuple[float, float]:
+    """A (P, MAX) noise option, checked: P a probability, MAX at least the smallest scale."""
+    p, top = (float(v) for v in getattr(args, name, default))
+    if not (0.0 <= p <= 1.0 and top >= 0.005):
+        flag = "--" + name.replace("_", "-")
+        raise ValueError(f"{flag} {(p, top)}: P in [0, 1] and MAX >= 0.005 are expected")
+    return p, top
+
+
 def run(args: argparse.Namespace) -> int:
     kind = getattr(args, "kind", None) or args.model
     if kind not in KINDS:
@@ -335,12 +346,8 @@ def run(args: argparse.Namespace) -> int:
     log_gamma = float(getattr(args, "log_gamma", LOG_GAMMA))
     if log_gamma < 0:
         raise ValueError(f"--log-gamma {log_gamma}: a half-width >= 0 is expected")
-    noise = tuple(getattr(args, "noise", (NOISE_P, NOISE_MAX)))
-    if not (0.0 <= noise[0] <= 1.0 and noise[1] >= 0.005):
-        raise ValueError(f"--noise {noise}: P in [0, 1] and MAX >= 0.005 are expected")
-    raw_noise = tuple(getattr(args, "raw_noise", (0.0, RAW_NOISE_MAX)))
-    if not (0.0 <= raw_noise[0] <= 1.0 and raw_noise[1] >= 0.005):
-        raise ValueError(f"--raw-noise {raw_noise}: P in [0, 1] and MAX >= 0.005 are expected")
+    noise = _noise_option(args, "noise", (NOISE_P, NOISE_MAX))
+    raw_noise = _noise_option(args, "raw_noise", (0.0, RAW_NOISE_MAX))
     if mc_weight < 0 or (mc_weight and mc_samples < 2):
         raise ValueError(f"--mc-loss {mc_weight} with {mc_samples} samples: need W >= 0, N >= 2")
     out = Path(args.out or f"runs/{kind}")
