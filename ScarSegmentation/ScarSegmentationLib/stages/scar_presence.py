@@ -16,9 +16,9 @@ from ..pipeline import PipelineContext, ProgressCallback
 from ..scar.presence import PresenceRule, apply_presence
 
 INACTIVE = PresenceRule()
-# chosen by calibrate_presence.py on the shipped (round-4) members' cross-validated rows
-# (docs/CROSS_VALIDATION.md, "Round 4: noise, and what ships")
-RULES = {"unet": PresenceRule(min_lesion_percent=0.5, min_burden_percent=3.0)}
+# chosen by calibrate_presence.py on the shipped (round 5, deep supervision) members'
+# cross-validated rows, checkpoints/cv340ds/rows-clean.tsv (docs/CROSS_VALIDATION.md)
+RULES = {"unet": PresenceRule(min_lesion_percent=0.25, min_burden_percent=3.0)}
 
 
 def rule_for(scar_method: str) -> PresenceRule:

@@ -38,6 +38,18 @@ def segmentation_loss(
     )
 
 
+def wall_dice_loss(logits: torch.Tensor, target: torch.Tensor, first: int = 2) -> torch.Tensor:
+    """1 - Dice of the whole wall (classes `first` and above: myocardium, scar, no-reflow, and
+    the "scar or no-reflow" label value) over the batch: scored on the summed probabilities, so
+    enhanced wall called scar or myocardium costs nothing here and only wall lost to the blood
+    pool or the background does."""
+    probs = torch.softmax(logits.float(), dim=1)
+    wall = probs[:, first:].sum(1)
+    t = (target >= first).to(wall.dtype)
+    tp = (wall * t).sum()
+    return 1.0 - (2.0 * tp + 1.0) / (wall.sum() + t.sum() + 1.0)
+
+
 def mc_variance_loss(logits: torch.Tensor, samples: int) -> torch.Tensor:
     """Logits (samples * B, C, H, W) of the same B images under `samples` dropout masks ->
     the mean over pixels and classes of the softmax variance across the samples (1/N, not

@@ -54,6 +54,7 @@ from .losses import (
     mc_variance_loss,
     partial_segmentation_loss,
     segmentation_loss,
+    wall_dice_loss,
 )
 from .unet import ResUNet
 
@@ -160,6 +161,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="L",
         help="loss on the L finest decoder resolutions (nnU-Net: weights halving per level; "
         "1 = full resolution only)",
+    )
+    parser.add_argument(
+        "--wall-loss",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="not roi: add W x the Dice loss of the whole wall (myocardium + scar + no-reflow "
+        "as one region), so enhanced wall lost to the blood pool costs more (default off)",
     )
     parser.add_argument(
         "--synthetic-scar",
@@ -295,23 +304,32 @@ def training_loss(
     mc_weight: float = 0.0,
     mc_samples: int = 5,
     level_weights: list[float] | None = None,
+    wall_weight: float = 0.0,
 ) -> torch.Tensor:
     """Segmentation loss; with mc_weight > 0 the batch runs `mc_samples` times in one pass (each
     copy gets its own dropout mask), the segmentation loss covers every copy and the
     MC-dropout uncertainty loss (softmax variance across the copies) is added with that weight.
     A model that returns a list (DeepSupervision) is scored at each resolution with
-    `level_weights`."""
+    `level_weights`. wall_weight > 0 adds that weight of the whole-wall Dice loss
+    (losses.wall_dice_loss) at every resolution."""
     if mc_weight <= 0:
         # labels with "scar or no-reflow" (scar_nr), decided on the full-resolution map
-        loss = partial_segmentation_loss if int(y.max()) >= weights.numel() else segmentation_loss
+        seg_loss = (
+            partial_segmentation_loss if int(y.max()) >= weights.numel() else segmentation_loss
+        )
+
+        def loss(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            value = seg_loss(z, t, weights)
+            return value + wall_weight * wall_dice_loss(z, t) if wall_weight > 0 else value
+
         out = model(x)
         if isinstance(out, list):
-            return deep_supervision_loss(
-                out, y, level_weights or [1.0], lambda z, t: loss(z, t, weights)
-            )
-        return loss(out.float(), y, weights)
+            return deep_supervision_loss(out, y, level_weights or [1.0], loss)
+        return loss(out.float(), y)
     logits = model(x.repeat(mc_samples, 1, 1, 1))
     seg = segmentation_loss(logits, y.repeat(mc_samples, 1, 1), weights)
+    if wall_weight > 0:
+        seg = seg + wall_weight * wall_dice_loss(logits, y.repeat(mc_samples, 1, 1))
     return seg + mc_weight * mc_variance_loss(logits, mc_samples)
 
 
@@ -343,6 +361,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--synthetic-scar is for scar_unet, not {kind}")
     mc_weight = float(getattr(args, "mc_loss", 0.0) or 0.0)
     mc_samples = int(getattr(args, "mc_loss_samples", 5))
+    wall_weight = float(getattr(args, "wall_loss", 0.0) or 0.0)
+    if wall_weight < 0 or (wall_weight and kind == "roi"):
+        raise ValueError(f"--wall-loss {wall_weight}: a weight >= 0, for the networks with a wall")
     log_gamma = float(getattr(args, "log_gamma", LOG_GAMMA))
     if log_gamma < 0:
         raise ValueError(f"--log-gamma {log_gamma}: a half-width >= 0 is expected")
@@ -455,9 +476,9 @@ def run(args: argparse.Namespace) -> int:
     log.info(
         "class weights %s; %d samples/epoch, batch %d, recipe %s, lr %g, MC uncertainty loss %g "
         "x %d, gamma exp(+-%g), noise p %g up to %g, raw Rician noise p %g up to %g, bf16 %s, "
-        "deep supervision %s",
+        "deep supervision %s, wall loss %g",
         weights.numpy().round(3).tolist(), per_epoch, args.batch_size, recipe, lr, mc_weight,
-        mc_samples, log_gamma, *noise, *raw_noise, bf16, level_weights,
+        mc_samples, log_gamma, *noise, *raw_noise, bf16, level_weights, wall_weight,
     )  # fmt: skip
 
     epoch_seconds = 0.0
@@ -478,7 +499,7 @@ def run(args: argparse.Namespace) -> int:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 loss = training_loss(
-                    step_model, x, y, weights, mc_weight, mc_samples, level_weights
+                    step_model, x, y, weights, mc_weight, mc_samples, level_weights, wall_weight
                 )
             opt.zero_grad()
             loss.backward()
@@ -504,6 +525,7 @@ def run(args: argparse.Namespace) -> int:
             "fold": fold,
             "bf16": bf16,
             "deep_supervision": ds_levels,
+            "wall_loss": wall_weight,
             "raw_noise": list(raw_noise),
         }
         state = {
