@@ -26,7 +26,8 @@ Per centre and fold: myocardium / blood pool Dice (all patients), scar Dice (pat
 reference scar), no-reflow Dice (patients with reference no-reflow), myocardium Hausdorff, burden
 absolute error mean and median (all patients, percentage points), Bland-Altman bias and 95 %
 limits of burden (all patients), false scar on normal hearts (ml, and the share below 1 % burden),
-reference scar voxels outside the predicted myocardium / all reference scar voxels (%). The table
+reference scar voxels outside the predicted myocardium / all reference scar voxels (%), and the
+share of those in the predicted blood pool (scarred wall cut out into the cavity). The table
 shows mean +- SD across folds.
 
 `--variant noise` (or any variant of bench_robustness.py: gamma1.6, rot90, ...) scores the
@@ -171,6 +172,9 @@ def measure_cv(result, lab: np.ndarray, spacing) -> dict[str, float]:
     row["scar_ml"] = volume_ml(scar, spacing)
     row["ref_scar_vox"] = int(ref_scar.sum())
     row["ref_scar_outside_vox"] = int((ref_scar & ~myo.astype(bool)).sum())
+    # where it went: the blood pool (enhanced wall cut out into the cavity) or outside the heart
+    pool = m.get("Blood pool", np.zeros_like(myo)).astype(bool)
+    row["ref_scar_in_pool_vox"] = int((ref_scar & pool & ~myo.astype(bool)).sum())
     prob = getattr(result, "maps", {}).get("Scar probability")
     row.update(presence_columns(scar, myo, lab, prob))
     return row
@@ -218,6 +222,11 @@ def fold_stats(rows: list[dict]) -> dict[str, float]:
         ),
         "ref. scar outside predicted myocardium (%)": (
             100.0 * sum(r["ref_scar_outside_vox"] for r in rows) / ref_vox if ref_vox else np.nan
+        ),
+        "ref. scar in the predicted blood pool (%)": (
+            100.0 * sum(r["ref_scar_in_pool_vox"] for r in rows) / ref_vox
+            if ref_vox and all("ref_scar_in_pool_vox" in r for r in rows)
+            else np.nan  # rows written before the column existed
         ),
     }
 
