@@ -75,3 +75,15 @@ def test_deep_supervision_run_resumes_and_saves_the_plain_net(tmp_path, data_dir
     _train("scar_nr", tmp_path / "plain", data_dir)
     with pytest.raises(ValueError, match="without --deep-supervision"):
         _train("scar_nr", tmp_path / "plain", data_dir, "--deep-supervision", "3", "--resume")
+
+
+def test_context_run_warm_starts_from_a_one_channel_member(tmp_path, data_dir):
+    plain = tmp_path / "plain"
+    _train("scar_nr", plain, data_dir)
+    out = tmp_path / "ctx"
+    _train("scar_nr", out, data_dir, "--context", "1", "--init", str(plain / "final.pt"))
+    final = torch.load(out / "final.pt", weights_only=False)
+    assert final["config"]["context"] == 1 and final["config"]["in_channels"] == 3
+    assert final["model"]["stem.body.0.weight"].shape[1] == 3
+    with pytest.raises(ValueError, match="--context"):
+        _train("roi", tmp_path / "roi_ctx", data_dir, "--context", "1")

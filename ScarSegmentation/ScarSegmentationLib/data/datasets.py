@@ -6,7 +6,7 @@ Slices are standardised once (`prepare`); each draw resamples a randomly transfo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,16 +47,27 @@ class PreparedSlice:
     label: np.ndarray  # uint8 EMIDEC labels
     lv_box: CropBox | None  # crop of the ground-truth LV (None: no LV on this slice)
     raw: np.ndarray | None = None  # the stored slice before standardisation (noise is added there)
+    # the patient's whole stack in storage order (set by `prepare`): neighbours for `context`
+    stack: list[PreparedSlice] | None = field(default=None, repr=False, compare=False)
+
+    def neighbour(self, offset: int) -> PreparedSlice:
+        """The slice `offset` positions away in the stack, clamped at its ends; the slice
+        itself where there is no stack or the neighbour's grid differs."""
+        if not self.stack:
+            return self
+        n = self.stack[min(max(self.index + offset, 0), len(self.stack) - 1)]
+        return n if n.std.shape == self.std.shape else self
 
 
 def prepare(patients: dict[str, PatientSlices]) -> list[PreparedSlice]:
     out = []
     for pid, p in patients.items():
+        stack: list[PreparedSlice] = []
         for i, (img, lab) in enumerate(zip(p.images, p.labels, strict=True)):
             std = standardize_slice(img)
             box = roi_box(std.shape)
             lv = np.isin(lab, LV_LABELS)
-            out.append(
+            stack.append(
                 PreparedSlice(
                     pid,
                     p.centre,
@@ -66,8 +77,10 @@ def prepare(patients: dict[str, PatientSlices]) -> list[PreparedSlice]:
                     lab,
                     lv_box_from_mask(lv) if lv.sum() >= MIN_LV_PIXELS else None,
                     np.asarray(img, dtype=np.float32),
+                    stack,
                 )
             )
+        out.extend(stack)
     return out
 
 
@@ -105,34 +118,50 @@ def make_sample(
     log_gamma: float = LOG_GAMMA,
     noise: tuple[float, float] = (NOISE_P, NOISE_MAX),
     raw_noise: tuple[float, float] = (0.0, RAW_NOISE_MAX),
+    context: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(image (size, size) float32, target (size, size) int64); augmented when rng is given.
+    context N > 0 (not roi): the image is (2N + 1, size, size), the slices N positions before
+    to N after this one in the stack (`PreparedSlice.neighbour`), cut by the same box and
+    transformed alike; with rng their order is reversed on half of the draws (a study may be
+    stored apex first or base first).
     scar_unet with rng: a slice without scar gets synthetic scar (`add_synthetic_scar`, intensities
     from `bank`) with probability `synthetic_scar`, before the augmentation so that it is
     augmented like real scar; at 0 no random number is drawn for it (sampling unchanged).
     raw_noise (P, MAX), not for roi: on a share P of the draws, Rician noise (sigma up to MAX of
     the 99th percentile) on the stored slice, standardised again afterwards, as a noisy scan
     reaches the pipeline (`noise` is added after standardisation); at P = 0 nothing is drawn."""
+    if context and kind == "roi":
+        raise ValueError("context slices are for the networks after stage 1, not roi")
     if kind == "roi":
         src, box, shift = s.roi_src, roi_box(s.std.shape), 0.05
     else:
         assert s.lv_box is not None
         src, box, shift = s.std, s.lv_box, 0.10
+    stack = [s.neighbour(o) for o in range(-context, context + 1)]
+    if rng is not None and context and rng.random() < 0.5:
+        stack.reverse()
+    sources = [n.std for n in stack] if context else [src]
     if rng is not None and kind != "roi" and raw_noise[0] > 0 and s.raw is not None:
         if rng.random() < raw_noise[0]:
-            src = standardize_slice(rician_noise(s.raw, rng.uniform(0.005, raw_noise[1]), rng))
+            sigma = rng.uniform(0.005, raw_noise[1])
+            sources = [
+                standardize_slice(rician_noise(n.raw, sigma, rng)) if n.raw is not None else n.std
+                for n in (stack if context else [s])
+            ]
     if rng is None:
-        img = sample_box(src, box, size)
+        img = np.stack([sample_box(x, box, size) for x in sources])
         lab = sample_box(s.label, box, size, order=0)
-        return img, target(lab, kind, s.centre)
+        return (img if context else img[0]), target(lab, kind, s.centre)
     label = s.label
     if (
         synthetic_scar > 0.0
         and kind == "scar_unet"
+        and not context
         and not (label >= 3).any()
         and rng.random() < synthetic_scar
     ):
-        src, label = add_synthetic_scar(src, label, rng, bank)
+        sources[0], label = add_synthetic_scar(sources[0], label, rng, bank)
     sp = random_spatial(box, rng, size, shift=shift, scale=(0.8, 1.25))
     kw = {
         "rotation_deg": sp.rotation_deg,
@@ -140,6 +169,7 @@ def make_sample(
         "displacement": sp.displacement,
         "aspect": sp.aspect,
     }
-    img = sample_box(src, sp.box, size, **kw)
+    img = np.stack([sample_box(x, sp.box, size, **kw) for x in sources])
     lab = sample_box(label, sp.box, size, order=0, **kw)
-    return random_intensity(img, rng, log_gamma, *noise), target(lab, kind, s.centre)
+    img = random_intensity(img, rng, log_gamma, *noise)
+    return (img if context else img[0]), target(lab, kind, s.centre)

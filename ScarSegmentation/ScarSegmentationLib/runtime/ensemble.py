@@ -50,6 +50,11 @@ class EnsembleUNet:
         names = {tuple(m.config.get("class_names", [])) for m in members}
         if len(names) > 1:
             raise ModelError(f"ensemble members {path or ''} predict different classes: {names}")
+        inputs = {int(m.config.get("in_channels", 1)) for m in members}
+        if len(inputs) > 1:
+            raise ModelError(
+                f"ensemble members {path or ''} take different input channels: {sorted(inputs)}"
+            )
         self.members = list(members)
         self.path = path
         first = members[0].config

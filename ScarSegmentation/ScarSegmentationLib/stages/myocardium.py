@@ -73,6 +73,39 @@ def refine_boxes(
 FLIPS: tuple[tuple[int, ...], ...] = ((), (2,), (1,), (1, 2))  # np.flip(axis=()) is a no-op
 
 
+def context_of(model: SegNet) -> int:
+    """Neighbouring slices on each side a net takes as extra input channels (2.5D)."""
+    return (int(model.config.get("in_channels", 1)) - 1) // 2
+
+
+def net_crops(
+    model: SegNet, std: np.ndarray, boxes: dict[int, CropBox], ks: list[int]
+) -> np.ndarray:
+    """The nets' input for the slices ks of a standardised study (K, H, W): (N, S, S) crops, or
+    (N, 2c + 1, S, S) for a net with c context slices each side: the neighbours in storage
+    order, clamped at the ends of the stack, all cut by slice k's box (as in training)."""
+    c = context_of(model)
+    if c == 0:
+        return np.stack([extract(std[k], boxes[k], CROP_SIZE) for k in ks])
+    last = len(std) - 1
+    return np.stack([
+        np.stack([extract(std[min(max(k + o, 0), last)], boxes[k], CROP_SIZE)
+                  for o in range(-c, c + 1)])
+        for k in ks
+    ])  # fmt: skip
+
+
+def _channels_first(crops: np.ndarray) -> np.ndarray:
+    """(N, S, S) or (N, C, S, S) -> (N, C, S, S) float32."""
+    x = np.asarray(crops, dtype=np.float32)
+    return x[:, None] if x.ndim == 3 else x
+
+
+def _flip_axes(s: int) -> tuple[int, ...]:
+    """Pass s's flip as axes of (N, C, S, S) (and of the (N, classes, S, S) softmax)."""
+    return tuple(a + 1 for a in FLIPS[s % len(FLIPS)])
+
+
 def predict_crops(
     model: SegNet,
     crops: np.ndarray,
@@ -81,7 +114,8 @@ def predict_crops(
     rng: np.random.Generator | None = None,
     prior_power: float = 1.0,
 ) -> np.ndarray:
-    """(N, S, S) crops -> softmax (M, N, C, S, S), M = max(samples, 1) passes, with the class
+    """(N, S, S) crops (or (N, C_in, S, S) with context slices, `net_crops`) -> softmax
+    (M, N, C, S, S), M = max(samples, 1) passes, with the class
     weighting of the net's training loss undone (its config's "class_weights", when stored; to
     the power `prior_power`, calibration.py).
 
@@ -99,19 +133,16 @@ def _softmax_passes(
     model: SegNet, crops: np.ndarray, samples: int, flips: bool, rng: np.random.Generator
 ) -> np.ndarray:
     """One batched run over all passes: each item gets its own dropout mask."""
-    x = np.asarray(crops, dtype=np.float32)[:, None]
+    x = _channels_first(crops)
     if samples <= 1:
         return softmax(model.logits(x), axis=1)[None]
     if not flips:
         p = softmax(model.logits(np.concatenate([x] * samples), rng), axis=1)
         return p.reshape(samples, len(crops), *p.shape[1:])
-    views = [np.flip(crops, axis=FLIPS[s % len(FLIPS)]) for s in range(samples)]
-    x = np.ascontiguousarray(np.concatenate(views), dtype=np.float32)[:, None]
-    p = softmax(model.logits(x, rng), axis=1)
+    views = [np.flip(x, axis=_flip_axes(s)) for s in range(samples)]
+    p = softmax(model.logits(np.ascontiguousarray(np.concatenate(views)), rng), axis=1)
     p = p.reshape(samples, len(crops), *p.shape[1:])
-    return np.stack(
-        [np.flip(p[s], axis=tuple(a + 1 for a in FLIPS[s % len(FLIPS)])) for s in range(samples)]
-    )
+    return np.stack([np.flip(p[s], axis=_flip_axes(s)) for s in range(samples)])
 
 
 def _ensemble_passes(
@@ -125,14 +156,15 @@ def _ensemble_passes(
     """An ensemble (runtime/ensemble.py): pass s runs member s mod n on flip s mod 4, so every
     member takes part (max(samples, n) passes; deterministic members when samples <= 1)."""
     n = len(model.members)  # type: ignore[attr-defined]
+    crops4 = _channels_first(crops)
     out = []
     for s in range(max(samples, n)):
-        axes = FLIPS[s % len(FLIPS)] if flips else ()
-        x = np.ascontiguousarray(np.flip(crops, axis=axes), dtype=np.float32)[:, None]
+        axes = _flip_axes(s) if flips else ()
+        x = np.ascontiguousarray(np.flip(crops4, axis=axes))
         p = model.member_probs(  # type: ignore[attr-defined]
             s, x, rng if samples > 1 else None, prior_power
         )
-        out.append(np.flip(p, axis=tuple(a + 1 for a in axes)))
+        out.append(np.flip(p, axis=axes))
     return np.stack(out)
 
 
@@ -176,14 +208,14 @@ class MyocardiumStage:
         power = float(ctx.options.prior_power)
         progress(0.05, f"segmenting the myocardium on {len(ks)} slices")
         if self.refine and ks:
-            crops = np.stack([extract(std[k], ctx.crop_boxes[k], CROP_SIZE) for k in ks])
+            crops = net_crops(self.model, std, ctx.crop_boxes, ks)
             first = self.predict_crops(crops, 1, rng, power)[0]
             ctx.crop_boxes = refine_boxes(ctx.crop_boxes, first, ks, shape[1:])
             for k in ks:
                 box = ctx.crop_boxes[k]
                 ctx.info(k)["crop_center_yx"] = (box.center_y, box.center_x)
                 ctx.info(k)["crop_side_px"] = box.side
-        crops = np.stack([extract(std[k], ctx.crop_boxes[k], CROP_SIZE) for k in ks])
+        crops = net_crops(self.model, std, ctx.crop_boxes, ks)
         raw = predict_crops(self.model, crops, samples, self.flips, rng, power)
         ctx.net_passes[self.name] = NetPasses(
             self.model, list(ks), {k: ctx.crop_boxes[k] for k in ks}, raw

@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..crop import CROP_SIZE, extract, paste
+from ..crop import paste
 from ..pipeline import PipelineContext, ProgressCallback
 from ..runtime.unet import SegNet
-from .myocardium import predict_crops
+from .myocardium import net_crops, predict_crops
 from .standardize import ensure_standardized
 
 MYOCARDIUM, SCAR, NO_REFLOW = 2, 3, 4
@@ -64,7 +64,7 @@ class ScarUNetStage:
             if rows is not None:
                 return cached.probs[:, rows]
         rng = np.random.default_rng(ctx.options.seed)
-        crops = np.stack([extract(std[k], boxes[k], CROP_SIZE) for k in ks])
+        crops = net_crops(self.model, std, boxes, ks)
         samples = int(ctx.options.mc_samples)
         return predict_crops(
             self.model, crops, samples, rng=rng, prior_power=float(ctx.options.prior_power)

@@ -171,6 +171,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "as one region), so enhanced wall lost to the blood pool costs more (default off)",
     )
     parser.add_argument(
+        "--context",
+        type=int,
+        default=0,
+        metavar="N",
+        help="not roi: N neighbouring slices on each side as extra input channels (2.5D; "
+        "default 0: the slice alone)",
+    )
+    parser.add_argument(
         "--synthetic-scar",
         type=float,
         default=0.0,
@@ -197,6 +205,7 @@ def _batch(  # noqa: ANN202
     log_gamma: float = LOG_GAMMA,
     noise: tuple[float, float] = (NOISE_P, NOISE_MAX),
     raw_noise: tuple[float, float] = (0.0, RAW_NOISE_MAX),
+    context: int = 0,
 ):
     pairs = [
         make_sample(
@@ -208,10 +217,12 @@ def _batch(  # noqa: ANN202
             log_gamma=log_gamma,
             noise=noise,
             raw_noise=raw_noise,
+            context=context,
         )
         for s in slices
     ]
-    x = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
+    x = np.stack([p[0] for p in pairs])
+    x = torch.from_numpy(x if context else x[:, None])
     y = torch.from_numpy(np.stack([p[1] for p in pairs]))
     return x, y
 
@@ -222,6 +233,7 @@ def evaluate(
     slices: list[PreparedSlice],
     kind: str,
     class_weights: torch.Tensor | None = None,
+    context: int = 0,
 ) -> dict:
     """Per-patient Dice (all the patient's slices pooled) per foreground class, averaged per
     centre, in the network's input frame (no augmentation; myocardium: ground-truth LV crop).
@@ -232,7 +244,7 @@ def evaluate(
     centre_of: dict[str, str] = {}
     for i in range(0, len(slices), 32):
         chunk = slices[i : i + 32]
-        x, y = _batch(chunk, kind, None)
+        x, y = _batch(chunk, kind, None, context=context)
         probs = torch.softmax(model(x), dim=1).numpy()
         cw = None if class_weights is None else class_weights.tolist()
         pred = torch.from_numpy(undo_class_weights(probs, cw, axis=1).argmax(1))
@@ -273,6 +285,19 @@ def score(val: dict, kind: str) -> float:
     return float(np.mean([v[SCORE_CLASS[kind]] for v in val.values()]))
 
 
+def _widened_input(own: torch.Tensor, value: torch.Tensor) -> bool:
+    """A convolution over one input channel where this net has 2N + 1 (context slices)."""
+    return (
+        own.ndim == 4
+        and value.ndim == 4
+        and value.shape[1] == 1
+        and own.shape[1] % 2 == 1
+        and own.shape[1] > 1
+        and own.shape[0] == value.shape[0]
+        and own.shape[2:] == value.shape[2:]
+    )
+
+
 def warm_start(model: torch.nn.Module, path: str) -> None:
     """Initialise from another net's weights (e.g. the shipped myocardium net for the scar head).
     Where the head has more classes, the extra ones start as copies of the last class (scar
@@ -289,6 +314,11 @@ def warm_start(model: torch.nn.Module, path: str) -> None:
             continue
         if own[name].shape == value.shape:
             own[name] = value
+        elif _widened_input(own[name], value):
+            # a one-channel net warm-starts a net with context slices: the slice itself gets
+            # the old weights, the neighbours start at zero (same output at the start)
+            own[name] = torch.zeros_like(own[name])
+            own[name][:, own[name].shape[1] // 2] = value[:, 0]
         elif name.startswith("head.") and head_fits:
             n = value.shape[0]
             own[name][:n] = value
@@ -362,6 +392,9 @@ def run(args: argparse.Namespace) -> int:
     mc_weight = float(getattr(args, "mc_loss", 0.0) or 0.0)
     mc_samples = int(getattr(args, "mc_loss_samples", 5))
     wall_weight = float(getattr(args, "wall_loss", 0.0) or 0.0)
+    context = int(getattr(args, "context", 0) or 0)
+    if context < 0 or (context and kind == "roi"):
+        raise ValueError(f"--context {context}: N >= 0 neighbours, for the networks after stage 1")
     if wall_weight < 0 or (wall_weight and kind == "roi"):
         raise ValueError(f"--wall-loss {wall_weight}: a weight >= 0, for the networks with a wall")
     log_gamma = float(getattr(args, "log_gamma", LOG_GAMMA))
@@ -422,7 +455,9 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "compile", False):  # a smaller last batch would recompile the graph
         per_epoch = max(args.batch_size, per_epoch // args.batch_size * args.batch_size)
 
-    model = ResUNet(n_classes=N_CLASSES[kind], base_filters=BASE_FILTERS[kind])
+    model = ResUNet(
+        n_classes=N_CLASSES[kind], base_filters=BASE_FILTERS[kind], in_channels=1 + 2 * context
+    )
     # trained: the net, or the net with its deep-supervision heads (only the net is saved as
     # the model; the heads go into last.pt for resuming)
     ds = DeepSupervision(model, ds_levels) if ds_levels > 1 else None
@@ -476,9 +511,9 @@ def run(args: argparse.Namespace) -> int:
     log.info(
         "class weights %s; %d samples/epoch, batch %d, recipe %s, lr %g, MC uncertainty loss %g "
         "x %d, gamma exp(+-%g), noise p %g up to %g, raw Rician noise p %g up to %g, bf16 %s, "
-        "deep supervision %s, wall loss %g",
+        "deep supervision %s, wall loss %g, context %d",
         weights.numpy().round(3).tolist(), per_epoch, args.batch_size, recipe, lr, mc_weight,
-        mc_samples, log_gamma, *noise, *raw_noise, bf16, level_weights, wall_weight,
+        mc_samples, log_gamma, *noise, *raw_noise, bf16, level_weights, wall_weight, context,
     )  # fmt: skip
 
     epoch_seconds = 0.0
@@ -492,7 +527,7 @@ def run(args: argparse.Namespace) -> int:
         losses = []
         for b in range(0, per_epoch, args.batch_size):
             batch = [train[i] for i in order[b : b + args.batch_size]]
-            x, y = _batch(batch, kind, rng, synthetic, bank, log_gamma, noise, raw_noise)
+            x, y = _batch(batch, kind, rng, synthetic, bank, log_gamma, noise, raw_noise, context)
             if len(x) < 2:  # batch norm needs more than one sample
                 continue
             if bf16:
@@ -506,7 +541,7 @@ def run(args: argparse.Namespace) -> int:
             opt.step()
             losses.append(float(loss.detach()))
         if val:
-            v = evaluate(model, val, kind, weights)
+            v = evaluate(model, val, kind, weights, context)
             sc = score(v, kind)
         else:  # cross-validation fold: nothing to choose on
             v, sc = {}, float("nan")
@@ -526,6 +561,7 @@ def run(args: argparse.Namespace) -> int:
             "bf16": bf16,
             "deep_supervision": ds_levels,
             "wall_loss": wall_weight,
+            "context": context,
             "raw_noise": list(raw_noise),
         }
         state = {
