@@ -14,6 +14,7 @@ from ScarSegmentationLib.crop import CROP_SIZE, CropBox, extract  # noqa: E402
 from ScarSegmentationLib.data.geometry import roi_input  # noqa: E402
 from ScarSegmentationLib.intensity import standardize_slice  # noqa: E402
 from ScarSegmentationLib.io.load import load_study  # noqa: E402
+from ScarSegmentationLib.stages.myocardium import net_crops  # noqa: E402
 from ScarSegmentationLib.training.checkpoints import load_torch_model  # noqa: E402
 from ScarSegmentationLib.training.torch_net import TorchNet  # noqa: E402
 
@@ -22,7 +23,8 @@ TOL = 1e-4
 
 
 @pytest.fixture(scope="module")
-def slices(data_dir):
+def stacks(data_dir):
+    """Each study's standardised slices (K, H, W)."""
     out = []
     for path in (
         data_dir / "emidec-nifti" / "Case_P100" / "Images" / "Case_P100.nii.gz",
@@ -31,17 +33,20 @@ def slices(data_dir):
         if not path.is_file():
             pytest.skip(f"{path} not present")
         study = load_study(str(path))
-        out += [standardize_slice(s) for s in study.image]
+        out.append(np.stack([standardize_slice(s) for s in study.image]))
     return out
 
 
-def _lv_crops(slices: list[np.ndarray]) -> np.ndarray:
-    """Crops about the slice centre, half the slice wide: where the LV lies in these studies."""
+def _lv_crops(stacks: list[np.ndarray], net: object) -> np.ndarray:
+    """Crops about the slice centre, half the slice wide (where the LV lies in these studies),
+    with the neighbouring slices a context net takes (stages.myocardium.net_crops)."""
     crops = []
-    for s in slices:
-        h, w = s.shape
-        crops.append(extract(s, CropBox(h / 2, w / 2, min(h, w) / 2), CROP_SIZE))
-    return np.stack(crops)[:, None].astype(np.float32)
+    for std in stacks:
+        h, w = std.shape[1:]
+        boxes = {k: CropBox(h / 2, w / 2, min(h, w) / 2) for k in range(len(std))}
+        x = net_crops(net, std, boxes, list(boxes))
+        crops.append(x[:, None] if x.ndim == 3 else x)
+    return np.concatenate(crops).astype(np.float32)
 
 
 def _rng(seed: int | None) -> np.random.Generator | None:
@@ -55,13 +60,13 @@ UNET_FILES = [f for name in ("lv_roi", "myocardium", "scar_unet") for f in unet_
 
 
 @pytest.mark.parametrize("name", UNET_FILES)
-def test_unet_probabilities_match_torch(name, slices):
+def test_unet_probabilities_match_torch(name, stacks):
     onnx_net = weights.load_model(name)
     torch_net = TorchNet(load_torch_model(name))
     if name.startswith("lv_roi"):
-        x = np.stack([roi_input(s) for s in slices])[:, None].astype(np.float32)
+        x = np.stack([roi_input(s) for std in stacks for s in std])[:, None].astype(np.float32)
     else:
-        x = _lv_crops(slices)
+        x = _lv_crops(stacks, onnx_net)
     for seed in (None, 0):  # deterministic, then one set of MC-dropout masks
         a = softmax(onnx_net.logits(x, _rng(seed)), axis=1)
         b = softmax(torch_net.logits(x, _rng(seed)), axis=1)
@@ -89,5 +94,7 @@ def test_anatomy_autoencoder_matches_torch(data_dir, require):
         masks.append(extract(myo, box, CROP_SIZE, order=0) > 0.5)
     masks = np.stack(masks)
     za, zb = onnx_model.encode(masks), torch_model.encode(masks)
-    assert np.abs(za - zb).max() < TOL
+    # latent codes reach magnitudes of tens: float32 summation order (threads) moves
+    # them by ~1e-4 absolute, so the check is relative to their scale
+    assert np.abs(za - zb).max() < TOL * max(1.0, float(np.abs(zb).max()))
     assert np.mean(onnx_model.decode(zb) == torch_model.decode(zb)) > 0.9999
