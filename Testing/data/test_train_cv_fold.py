@@ -3,6 +3,7 @@ final.pt with its fold, and cv_models turns the fold runs into a model folder be
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 
@@ -77,11 +78,15 @@ def test_deep_supervision_run_resumes_and_saves_the_plain_net(tmp_path, data_dir
         _train("scar_nr", tmp_path / "plain", data_dir, "--deep-supervision", "3", "--resume")
 
 
-def test_context_run_warm_starts_from_a_one_channel_member(tmp_path, data_dir):
+def test_context_run_warm_starts_from_a_one_channel_member(tmp_path, data_dir, caplog):
+    caplog.set_level(logging.INFO, logger="scarseg.train")
     plain = tmp_path / "plain"
     _train("scar_nr", plain, data_dir)
     out = tmp_path / "ctx"
     _train("scar_nr", out, data_dir, "--context", "1", "--init", str(plain / "final.pt"))
+    # the log names the file the run really started from (links resolved, with its digest)
+    digest = hashlib.sha256((plain / "final.pt").read_bytes()).hexdigest()
+    assert f"sha256 {digest}" in caplog.text
     final = torch.load(out / "final.pt", weights_only=False)
     assert final["config"]["context"] == 1 and final["config"]["in_channels"] == 3
     assert final["model"]["stem.body.0.weight"].shape[1] == 3

@@ -25,6 +25,7 @@ class of its own (MyoPS scar counts as "scar or no-reflow", losses.partial_segme
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -507,7 +508,11 @@ def run(args: argparse.Namespace) -> int:
                     "it has seen this fold's held-out patients"
                 )
         warm_start(model, args.init)
-        log.info("warm start from %s", args.init)
+        # the resolved file and its digest: a link into Resources/Models changes meaning when
+        # another round is installed there
+        init = Path(args.init).resolve()
+        digest = hashlib.sha256(init.read_bytes()).hexdigest()
+        log.info("warm start from %s (%s, sha256 %s)", args.init, init, digest)
     log.info(
         "class weights %s; %d samples/epoch, batch %d, recipe %s, lr %g, MC uncertainty loss %g "
         "x %d, gamma exp(+-%g), noise p %g up to %g, raw Rician noise p %g up to %g, bf16 %s, "
