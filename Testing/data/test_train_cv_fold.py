@@ -92,3 +92,7 @@ def test_context_run_warm_starts_from_a_one_channel_member(tmp_path, data_dir, c
     assert final["model"]["stem.body.0.weight"].shape[1] == 3
     with pytest.raises(ValueError, match="--context"):
         _train("roi", tmp_path / "roi_ctx", data_dir, "--context", "1")
+    with pytest.raises(ValueError, match="--context"):
+        _train(
+            "scar_unet", tmp_path / "syn_ctx", data_dir, "--context", "1", "--synthetic-scar", "0.5"
+        )

@@ -396,6 +396,10 @@ def run(args: argparse.Namespace) -> int:
     context = int(getattr(args, "context", 0) or 0)
     if context < 0 or (context and kind == "roi"):
         raise ValueError(f"--context {context}: N >= 0 neighbours, for the networks after stage 1")
+    if context and synthetic:
+        raise ValueError(
+            "--synthetic-scar draws on one slice: it cannot be combined with --context"
+        )
     if wall_weight < 0 or (wall_weight and kind == "roi"):
         raise ValueError(f"--wall-loss {wall_weight}: a weight >= 0, for the networks with a wall")
     log_gamma = float(getattr(args, "log_gamma", LOG_GAMMA))
