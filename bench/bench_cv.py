@@ -171,10 +171,11 @@ def measure_cv(result, lab: np.ndarray, spacing) -> dict[str, float]:
     row["nr_rule_ml"] = volume_ml(rule, spacing)
     row["scar_ml"] = volume_ml(scar, spacing)
     row["ref_scar_vox"] = int(ref_scar.sum())
-    row["ref_scar_outside_vox"] = int((ref_scar & ~myo.astype(bool)).sum())
+    outside = ref_scar & ~myo.astype(bool)
+    row["ref_scar_outside_vox"] = int(outside.sum())
     # where it went: the blood pool (enhanced wall cut out into the cavity) or outside the heart
     pool = m.get("Blood pool", np.zeros_like(myo)).astype(bool)
-    row["ref_scar_in_pool_vox"] = int((ref_scar & pool & ~myo.astype(bool)).sum())
+    row["ref_scar_in_pool_vox"] = int((outside & pool).sum())
     prob = getattr(result, "maps", {}).get("Scar probability")
     row.update(presence_columns(scar, myo, lab, prob))
     return row

@@ -21,7 +21,14 @@ from .augment import (
     random_spatial,
     rician_noise,
 )
-from .geometry import LV_LABELS, antialias, lv_box_from_mask, roi_box, sample_box
+from .geometry import (
+    LV_LABELS,
+    antialias,
+    context_indices,
+    lv_box_from_mask,
+    roi_box,
+    sample_box,
+)
 from .loaders import PatientSlices
 from .synthetic_scar import ScarIntensityBank, add_synthetic_scar
 
@@ -50,13 +57,13 @@ class PreparedSlice:
     # the patient's whole stack in storage order (set by `prepare`): neighbours for `context`
     stack: list[PreparedSlice] | None = field(default=None, repr=False, compare=False)
 
-    def neighbour(self, offset: int) -> PreparedSlice:
-        """The slice `offset` positions away in the stack, clamped at its ends; the slice
-        itself where there is no stack or the neighbour's grid differs."""
+    def neighbours(self, context: int) -> list[PreparedSlice]:
+        """The slices `context` positions before to after this one (`context_indices`); the
+        slice itself where there is no stack or a neighbour's grid differs."""
         if not self.stack:
-            return self
-        n = self.stack[min(max(self.index + offset, 0), len(self.stack) - 1)]
-        return n if n.std.shape == self.std.shape else self
+            return [self] * (2 * context + 1)
+        near = [self.stack[i] for i in context_indices(self.index, context, len(self.stack))]
+        return [n if n.std.shape == self.std.shape else self for n in near]
 
 
 def prepare(patients: dict[str, PatientSlices]) -> list[PreparedSlice]:
@@ -122,7 +129,7 @@ def make_sample(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(image (size, size) float32, target (size, size) int64); augmented when rng is given.
     context N > 0 (not roi): the image is (2N + 1, size, size), the slices N positions before
-    to N after this one in the stack (`PreparedSlice.neighbour`), cut by the same box and
+    to N after this one in the stack (`PreparedSlice.neighbours`), cut by the same box and
     transformed alike; with rng their order is reversed on half of the draws (a study may be
     stored apex first or base first).
     scar_unet with rng: a slice without scar gets synthetic scar (`add_synthetic_scar`, intensities
@@ -138,7 +145,7 @@ def make_sample(
     else:
         assert s.lv_box is not None
         src, box, shift = s.std, s.lv_box, 0.10
-    stack = [s.neighbour(o) for o in range(-context, context + 1)]
+    stack = s.neighbours(context)
     if rng is not None and context and rng.random() < 0.5:
         stack.reverse()
     sources = [n.std for n in stack] if context else [src]
@@ -147,7 +154,7 @@ def make_sample(
             sigma = rng.uniform(0.005, raw_noise[1])
             sources = [
                 standardize_slice(rician_noise(n.raw, sigma, rng)) if n.raw is not None else n.std
-                for n in (stack if context else [s])
+                for n in stack
             ]
     if rng is None:
         img = np.stack([sample_box(x, box, size) for x in sources])

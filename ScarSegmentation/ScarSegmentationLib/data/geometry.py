@@ -15,6 +15,12 @@ from ..crop import CROP_SIZE, CropBox, box_for, extract
 LV_LABELS = (1, 2, 3, 4)  # blood pool + myocardium (EMIDEC labels)
 
 
+def context_indices(k: int, context: int, n: int) -> list[int]:
+    """Slices k - context .. k + context of a stack of n, clamped at its ends: a 2.5D net's
+    input channels, the same in training (data.datasets) and at run time (stages.myocardium)."""
+    return [min(max(k + o, 0), n - 1) for o in range(-context, context + 1)]
+
+
 def roi_box(shape: tuple[int, int]) -> CropBox:
     """The whole slice, zero-padded (centred) to a square."""
     return CropBox(shape[0] / 2.0, shape[1] / 2.0, float(max(shape)))

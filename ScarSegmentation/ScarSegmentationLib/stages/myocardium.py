@@ -17,7 +17,7 @@ from scipy.special import softmax
 
 from ..calibration import undo_model_class_weights
 from ..crop import CROP_SIZE, CropBox, extract, paste
-from ..data.geometry import lv_box_from_mask
+from ..data.geometry import context_indices, lv_box_from_mask
 from ..pipeline import NetPasses, PipelineContext, ProgressCallback
 from ..runtime.unet import SegNet
 from .standardize import ensure_standardized
@@ -87,10 +87,8 @@ def net_crops(
     c = context_of(model)
     if c == 0:
         return np.stack([extract(std[k], boxes[k], CROP_SIZE) for k in ks])
-    last = len(std) - 1
     return np.stack([
-        np.stack([extract(std[min(max(k + o, 0), last)], boxes[k], CROP_SIZE)
-                  for o in range(-c, c + 1)])
+        np.stack([extract(std[i], boxes[k], CROP_SIZE) for i in context_indices(k, c, len(std))])
         for k in ks
     ])  # fmt: skip
 
