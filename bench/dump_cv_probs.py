@@ -1,0 +1,115 @@
+"""Held-out class probabilities of the fold models, for decision rules studied offline.
+
+    .venv/bin/python bench/dump_cv_probs.py --models 'runs/cv5ds/fold{k}' --out runs/probs \
+        [--folds 0,1,2,3,4] [--threads 1] [--mc 4]
+
+Runs each fold's pipeline (as bench_cv, scar method unet, presence rule on) on that fold's
+held-out patients and writes one compressed npz per patient: `lab` (reference labels, EMIDEC
+convention), `pred` (the pipeline's labels: 1 blood pool, 2 myocardium, 3 scar, 4 no-reflow),
+`probs` (the scar net's mean softmax over its passes, (C, K, H, W), float16, on the study grid;
+outside the crops background = 1), `std` (the standardised image, float16) and `fold`. The
+myocardium stage's passes are read from the pipeline context by a probe stage placed after it;
+nothing in the pipeline changes. A patient whose npz exists is skipped (resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [
+    str(REPO / "bench"),
+    str(REPO / "ScarSegmentation"),
+    str(REPO / "ScarQuantification"),
+]
+
+from bench_myocardium import studies_for  # noqa: E402
+from ScarSegmentationLib.data.folds import load_folds  # noqa: E402
+from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
+from ScarSegmentationLib.pipeline import PipelineOptions  # noqa: E402
+
+
+class ProbeStage:
+    """Keeps the mean softmax of the myocardium stage's passes on the study grid."""
+
+    name = "probe"
+
+    def __init__(self) -> None:
+        self.probs: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+
+    def run(self, ctx, progress) -> None:  # noqa: ANN001
+        from ScarSegmentationLib.crop import paste
+
+        passes = ctx.net_passes["myocardium"]
+        mean = passes.probs.mean(0)  # (N, C, S, S)
+        shape = ctx.standardized.shape
+        out = np.zeros((mean.shape[1], *shape), dtype=np.float32)
+        out[0] = 1.0
+        for n, k in enumerate(passes.ks):
+            for c in range(mean.shape[1]):
+                out[c, k] = paste(mean[n, c], passes.boxes[k], shape[1:])
+            out[0, k] += 1.0 - out[:, k].sum(0)  # paste leaves zeros outside the crop
+        self.probs = out
+        self.std = ctx.standardized
+
+
+def labels_of(masks: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    pred = np.zeros(shape, dtype=np.uint8)
+    for value, name in ((1, "Blood pool"), (2, "Myocardium"), (3, "Scar"), (4, "No-reflow")):
+        if name in masks:
+            pred[masks[name].astype(bool)] = value
+    return pred
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", required=True, help="fold model folder pattern with {k}")
+    ap.add_argument("--out", required=True, help="folder for the per-patient npz files")
+    ap.add_argument("--folds", default="0,1,2,3,4")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--mc", type=int, default=PipelineOptions.mc_samples)
+    args = ap.parse_args()
+
+    from ScarSegmentationLib.factory import build_pipeline
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    all_folds = load_folds()
+    options = PipelineOptions(mc_samples=args.mc, threads=args.threads, scar_method="unet")
+    for k in (int(x) for x in args.folds.split(",")):
+        todo = [p for p in all_folds[k] if not (out / f"{p.replace('/', '_')}.npz").exists()]
+        if not todo:
+            continue
+        os.environ["SCARSEG_MODELS"] = str(Path(args.models.format(k=k)).resolve())
+        pipeline = build_pipeline(options)
+        probe = ProbeStage()
+        at = [s.name for s in pipeline.stages].index("myocardium") + 1
+        pipeline.stages.insert(at, probe)
+        for _centre, pid, study, lab in studies_for(todo, nifti=False):
+            try:
+                result = pipeline.run(study)
+            except NoHeartFoundError as exc:
+                print(f"{pid}: {exc}", file=sys.stderr)
+                continue
+            np.savez_compressed(
+                out / f"{pid.replace('/', '_')}.npz",
+                lab=lab.astype(np.uint8),
+                pred=labels_of(result.masks, lab.shape),
+                probs=probe.probs.astype(np.float16),
+                std=probe.std.astype(np.float16),
+                fold=k,
+            )
+            print(f"fold {k} {pid}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
