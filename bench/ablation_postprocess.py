@@ -10,9 +10,12 @@ Per centre, on every dumped patient (each scored by the fold model that never sa
 2. Scar grown from the predicted lesions (per slice, 8-connected) into blood-pool (and
    background) pixels with P(scar) + P(no-reflow) >= t, or into myocardium pixels with
    P(scar | wall) >= t (a hysteresis threshold seeded by the shipped decision).
-3. Scar grown from the lesions by up to d pixels into blood-pool pixels brighter than
+3. The endocardial border across the scar interpolated (over the angle, from the LV centre)
+   from the border of the healthy wall on either side, and the blood pool between it and the
+   predicted border called scar (a smooth-border rule; margin m pixels inside it).
+4. Scar grown from the lesions by up to d pixels into blood-pool pixels brighter than
    a * median(scar) + (1 - a) * median(blood pool) of the same study (an intensity rule).
-4. The no-reflow threshold on P(no-reflow | scar) (shipped: 0.5), chosen by nested
+5. The no-reflow threshold on P(no-reflow | scar) (shipped: 0.5), chosen by nested
    cross-validation (each fold's threshold chosen on the other folds by mean no-reflow Dice).
 Rows: scar Dice (patients with scar), myocardium (wall) Dice, burden absolute error (pp), normal
 hearts below 1 % burden. Nothing here changes the pipeline.
@@ -86,6 +89,45 @@ def intensity_growth(
     return out, wall | out
 
 
+RAYS = 120
+RAY_STEP = 0.5  # pixels
+
+
+def smooth_border_slice(pred: np.ndarray, margin: float) -> np.ndarray:
+    """Blood-pool pixels of one slice between the predicted endocardial border and the border
+    interpolated across the angles where the wall's inner edge is scar (needs a quarter of the
+    angles with a healthy inner edge)."""
+    wall, pool, scar = pred >= MYOCARDIUM, pred == BLOOD_POOL, pred >= SCAR
+    none = np.zeros(pred.shape, dtype=bool)
+    if not pool.any() or not scar.any():
+        return none
+    cy, cx = ndimage.center_of_mass(pool | wall)
+    th = np.linspace(0, 2 * np.pi, RAYS, endpoint=False)
+    rs = np.arange(0, max(pred.shape), RAY_STEP)
+    coords = [cy + rs[None] * np.sin(th)[:, None], cx + rs[None] * np.cos(th)[:, None]]
+    w = ndimage.map_coordinates(wall.astype(np.uint8), coords, order=0) > 0
+    s = ndimage.map_coordinates(scar.astype(np.uint8), coords, order=0) > 0
+    hit = w.any(1)
+    first = np.where(hit, w.argmax(1), 0)
+    r_endo = rs[first]
+    at_scar = np.array([hit[i] and s[i, first[i] : first[i] + 4].any() for i in range(RAYS)])
+    healthy = hit & ~at_scar
+    if healthy.mean() < 0.25 or not at_scar.any():
+        return none
+    r_smooth = r_endo.copy()
+    r_smooth[at_scar] = np.interp(th[at_scar], th[healthy], r_endo[healthy], period=2 * np.pi)
+    yy, xx = np.mgrid[: pred.shape[0], : pred.shape[1]]
+    ray = np.round(np.mod(np.arctan2(yy - cy, xx - cx), 2 * np.pi) / (2 * np.pi) * RAYS)
+    ray = ray.astype(int) % RAYS
+    rad = np.hypot(yy - cy, xx - cx)
+    return pool & at_scar[ray] & (rad >= r_smooth[ray] - margin) & (rad < r_endo[ray])
+
+
+def smooth_border(pred: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    add = np.stack([smooth_border_slice(p, margin) for p in pred])
+    return (pred >= SCAR) | add, (pred >= MYOCARDIUM) | add
+
+
 def no_reflow_dice(pred: np.ndarray, probs: np.ndarray, lab: np.ndarray, t: float) -> float:
     """No-reflow Dice (patients with reference no-reflow) or false no-reflow in thousands of
     voxels (nominal ml for EMIDEC PNG) for P(no-reflow | scar) >= t inside the scar."""
@@ -132,6 +174,8 @@ def rules() -> dict[str, tuple]:
         out[f"grow into pool + bg, P >= {t}"] = ("prob", t, ("pool", "bg"), None)
     for wt in (0.3, 0.4):
         out[f"grow in wall, P(scar|wall) >= {wt}"] = ("prob", 1.1, (), wt)
+    for m in (0.0, 1.0):
+        out[f"smooth border, margin {m:g} px"] = ("border", m)
     for a in (0.5, 1.0):
         for d in (1, 2, 3):
             out[f"intensity a={a}, d={d}"] = ("intensity", a, d)
@@ -151,6 +195,8 @@ def score_patient(z: np.lib.npyio.NpzFile) -> dict:
             scar, wall = pred >= SCAR, pred >= MYOCARDIUM
         elif rule[0] == "prob":
             scar, wall = probability_growth(pred, probs, *rule[1:])
+        elif rule[0] == "border":
+            scar, wall = smooth_border(pred, *rule[1:])
         else:
             scar, wall = intensity_growth(pred, z["std"].astype(np.float32), *rule[1:])
         row["rules"][name] = (

@@ -83,3 +83,23 @@ def test_nested_choice_ignores_the_rows_own_fold():
     ]
     # fold 0 takes fold 1's best (0.5); fold 1 takes fold 0's best (0.2)
     assert nested_choice(rows, (0.2, 0.5), "nr") == [0.0, 0.0, 0.1]
+
+
+def test_smooth_border_fills_a_scar_notch_in_the_endocardium():
+    """A ring (inner radius 10) whose scar sector has its inner edge pushed out to 13: the
+    pool between radius 10 and 13 in that sector becomes scar, nothing elsewhere."""
+    from ablation_postprocess import smooth_border
+
+    yy, xx = np.mgrid[:64, :64]
+    r, ang = np.hypot(yy - 32, xx - 32), np.arctan2(yy - 32, xx - 32)
+    sector = np.abs(ang) < 0.5
+    inner = np.where(sector, 13, 10)
+    pred = np.zeros((1, 64, 64), dtype=np.uint8)
+    pred[0][r < inner] = 1
+    pred[0][(r >= inner) & (r < 18)] = 2
+    pred[0][(r >= inner) & (r < 18) & sector] = 3
+    scar, wall = smooth_border(pred, 0.0)
+    added = scar & (pred == 1)
+    assert added.sum() > 0.6 * ((r >= 10.5) & (r < 13) & (np.abs(ang) < 0.45)).sum()
+    assert not (added[0] & ~sector).any()
+    assert (wall >= scar).all()
