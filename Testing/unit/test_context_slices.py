@@ -110,12 +110,24 @@ def test_context_net_in_onnx_matches_torch_with_flipped_passes(tmp_path):
             )
 
 
-def test_an_ensemble_of_different_inputs_is_refused():
+def test_an_ensemble_hands_each_member_its_own_channels():
+    """A one-slice member and a 2.5D member in one ensemble: the ensemble takes three channels,
+    the one-slice member sees the centre one, and the mean is theirs as run alone."""
     from ScarSegmentationLib.errors import ModelError
     from ScarSegmentationLib.runtime.ensemble import EnsembleUNet
+    from ScarSegmentationLib.stages.myocardium import context_of
     from ScarSegmentationLib.training.torch_net import TorchNet
+    from scipy.special import softmax
 
-    one = ResUNet(n_classes=5, base_filters=2, depth=2)
-    three = ResUNet(n_classes=5, base_filters=2, depth=2, in_channels=3)
-    with pytest.raises(ModelError, match="input channels"):
-        EnsembleUNet([TorchNet(one), TorchNet(three)])
+    torch.manual_seed(0)
+    one = TorchNet(ResUNet(n_classes=5, base_filters=2, depth=2, dropout=0.0))
+    three = TorchNet(ResUNet(n_classes=5, base_filters=2, depth=2, in_channels=3, dropout=0.0))
+    ens = EnsembleUNet([one, three])
+    assert ens.config["in_channels"] == 3 and context_of(ens) == 1
+    x = np.random.default_rng(0).random((2, 3, 32, 32)).astype(np.float32)
+    expected = (softmax(one.logits(x[:, 1:2]), axis=1) + softmax(three.logits(x), axis=1)) / 2
+    np.testing.assert_allclose(np.exp(ens.logits(x)), expected, atol=1e-5)
+    np.testing.assert_allclose(ens.member_probs(0, x), softmax(one.logits(x[:, 1:2]), axis=1))
+    two = TorchNet(ResUNet(n_classes=5, base_filters=2, depth=2, in_channels=2))
+    with pytest.raises(ModelError, match="odd count"):
+        EnsembleUNet([one, two])

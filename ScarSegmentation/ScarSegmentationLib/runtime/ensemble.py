@@ -5,7 +5,9 @@ files (each an ordinary exported U-Net with its checksum). `logits` averages the
 softmax, each with its own training class weights undone, and returns the log of that mean (so
 softmax(logits) is the ensemble's probability and the ensemble itself carries no class weights).
 Stages that run several passes anyway (Monte-Carlo dropout with flips, stage 2) give each pass
-to one member in turn instead (`member_probs`), so the ensemble costs no more passes.
+to one member in turn instead (`member_probs`), so the ensemble costs no more passes. Members
+may take different numbers of neighbouring slices (2.5D, `--context`): the ensemble takes the
+widest input and hands each member the channels centred on the slice.
 """
 
 from __future__ import annotations
@@ -51,14 +53,17 @@ class EnsembleUNet:
         if len(names) > 1:
             raise ModelError(f"ensemble members {path or ''} predict different classes: {names}")
         inputs = {int(m.config.get("in_channels", 1)) for m in members}
-        if len(inputs) > 1:
+        if any(c % 2 == 0 for c in inputs):  # a slice and c neighbours on each side: 2c + 1
             raise ModelError(
-                f"ensemble members {path or ''} take different input channels: {sorted(inputs)}"
+                f"ensemble members {path or ''} take input channels {sorted(inputs)}: "
+                "expected a slice with as many neighbours on each side (an odd count)"
             )
         self.members = list(members)
         self.path = path
         first = members[0].config
         self.config: dict[str, Any] = {k: v for k, v in first.items() if k not in _MEMBER_KEYS}
+        # the widest input (most neighbouring slices); each member takes its centre channels
+        self.config["in_channels"] = max(inputs)
         self.config["members"] = len(members)
         self.config["folds"] = [m.config.get("fold") for m in members]
 
@@ -69,8 +74,13 @@ class EnsembleUNet:
         rng: np.random.Generator | None = None,
         prior_power: float = 1.0,
     ) -> np.ndarray:
-        """Member i's softmax (N, C, H, W), its class weights undone (calibration.py)."""
+        """Member i's softmax (N, C, H, W), its class weights undone (calibration.py). x has the
+        ensemble's widest input; a member with fewer neighbouring slices gets the centre ones."""
         m = self.members[i % len(self.members)]
+        take = int(m.config.get("in_channels", 1))
+        if x.ndim == 4 and x.shape[1] > take:
+            start = (x.shape[1] - take) // 2
+            x = np.ascontiguousarray(x[:, start : start + take])
         p = softmax(m.logits(x, rng), axis=1)
         return undo_model_class_weights(m, p, axis=1, power=prior_power)
 
