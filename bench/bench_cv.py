@@ -104,7 +104,12 @@ def check_models(dirs: list[Path], scar_method: str = "auto") -> list[str]:
         if not d.is_dir():
             problems.append(f"fold {k}: model folder {d} not found")
             continue
-        missing = [f for f in need if not (d / f).is_file()]
+        # a model may be installed as an ensemble: its manifest stands for the .onnx
+        missing = [
+            f
+            for f in need
+            if not (d / f).is_file() and not (d / f.replace(".onnx", ".ensemble.json")).is_file()
+        ]
         if missing:
             problems.append(f"fold {k}: {d} lacks {', '.join(missing)}")
     return problems
@@ -395,8 +400,9 @@ def main() -> int:
         pipeline = build_pipeline(options)
         if not args.same_models_for_all_folds:
             for name in (n for n in ("lv_roi", "scar_unet") if f"{n}.onnx" not in leaky[d]):
-                trained_for = weights.load_model(name).config.get("fold")
-                if trained_for != k:
+                config = weights.load_model(name).config  # an ensemble lists its members'
+                trained_for = config.get("folds", [config.get("fold")])
+                if set(trained_for) != {k}:
                     print(f"fold {k}: {d}/{name}.onnx was trained for fold {trained_for}",
                           file=sys.stderr)  # fmt: skip
                     return 1

@@ -1,17 +1,25 @@
 """Cross-validation training on real data: a fold run never uses its held-out patients, writes
-final.pt with its fold, and cv_models turns the fold runs into a model folder bench_cv accepts."""
+final.pt with its fold, and cv_models turns the fold runs into a model folder bench_cv accepts
+(also two variants of a fold averaged as one ensemble)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import sys
+from pathlib import Path
 
 import onnx
 import pytest
 import torch
+from ScarSegmentationLib import weights
 from ScarSegmentationLib.data.folds import train_val_for
+from ScarSegmentationLib.runtime.ensemble import EnsembleUNet
 from ScarSegmentationLib.training import cv_models, train_unet
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from bench_cv import check_models  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -96,3 +104,20 @@ def test_context_run_warm_starts_from_a_one_channel_member(tmp_path, data_dir, c
         _train(
             "scar_unet", tmp_path / "syn_ctx", data_dir, "--context", "1", "--synthetic-scar", "0.5"
         )
+
+    # the one-slice and the 2.5D model of fold 0 averaged as one fold model (cv_models --combine)
+    _train("roi", tmp_path / "roi_fold0", data_dir)
+    for run in ("plain", "ctx"):
+        (tmp_path / run / "scar_nr_fold0").symlink_to(tmp_path / run, target_is_directory=True)
+        (tmp_path / run / "roi_fold0").symlink_to(tmp_path / "roi_fold0")
+        cv_models.assemble(tmp_path / run, 0)
+    dest = str(tmp_path / "mix" / "fold{k}")
+    assert cv_models.main(["--folds", "0", "--combine", str(tmp_path / "plain" / "fold{k}"),
+                           str(tmp_path / "ctx" / "fold{k}"), "--dest", dest]) == 0  # fmt: skip
+    mix = tmp_path / "mix" / "fold0"
+    model = weights.load_model("scar_unet", mix)  # every member's checksum verified
+    assert isinstance(model, EnsembleUNet) and model.config["folds"] == [0, 0]
+    assert model.config["in_channels"] == 3
+    assert check_models([mix], "unet") == []
+    with pytest.raises(SystemExit, match="one of the sources"):
+        cv_models.combine([str(tmp_path / "plain" / "fold{k}"), dest], 0, dest)

@@ -18,6 +18,11 @@ them and bench_cv prints the warning.
 
 --install DIR puts the fold models of lv_roi and scar_unet (or those `--names` lists) into DIR as
 ensembles (runtime/ensemble.py): `<name>-fold<k>.pt/.onnx` and `<name>.ensemble.json`.
+
+--combine A B [...] --dest D: for each fold k, a folder D/fold<k> whose scar_unet is the ensemble
+of the scar_unet of the assembled fold folders A, B, ... (patterns with {k}; every member trained
+for fold k, so the ensemble is still cross-validated) and whose other files are A's: two
+variants of one fold, averaged, scored by bench_cv like a single fold model.
 """
 
 from __future__ import annotations
@@ -110,6 +115,37 @@ def install_ensemble(
     return written
 
 
+def combine(sources: list[str], fold: int, dest: str) -> Path:
+    """Fold folder `dest` (pattern with {k}): the first source's files, with scar_unet replaced
+    by the ensemble of every source's scar_unet for this fold."""
+    from ..runtime.ensemble import write_manifest
+
+    dirs = [Path(s.format(k=fold)) for s in sources]
+    out = Path(dest.format(k=fold))
+    if out.resolve() in [d.resolve() for d in dirs]:
+        raise SystemExit(f"--dest {out} is one of the sources: give a new folder")
+    missing = [str(d / "scar_unet.onnx") for d in dirs if not (d / "scar_unet.onnx").is_file()]
+    if missing:
+        raise SystemExit(f"fold {fold}: not assembled yet ({', '.join(missing)} missing)")
+    out.mkdir(parents=True, exist_ok=True)
+    for f in dirs[0].glob("*.onnx"):
+        if not f.name.startswith("scar_unet"):
+            shutil.copy2(f, out / f.name)
+            record_checksum(out / f.name)
+    members = []
+    for i, d in enumerate(dirs):
+        shutil.copy2(d / "scar_unet.onnx", out / f"scar_unet-{i}.onnx")
+        record_checksum(out / f"scar_unet-{i}.onnx")
+        members.append(f"scar_unet-{i}.onnx")
+    about = f"fold {fold}: the scar_unet of {', '.join(str(d) for d in dirs)}"
+    record_checksum(write_manifest(weights.ensemble_manifest("scar_unet", out), members, about))
+    provenance = dirs[0] / PROVENANCE  # which copied files are installed, not fold-trained
+    info = json.loads(provenance.read_text()) if provenance.is_file() else {"fold": fold}
+    info["scar_unet_ensemble_of"] = [str(d) for d in dirs]
+    (out / PROVENANCE).write_text(json.dumps(info, indent=1) + "\n")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=Path, default=Path("../runs/cv"))
@@ -125,8 +161,20 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: install the assembled folds' lv_roi and scar_unet into DIR as ensembles",
     )
     ap.add_argument("--names", default=",".join(FOLD_MODELS), help="with --install: which models")
+    ap.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="PATTERN",
+        help="instead: ensemble the scar_unet of these assembled fold folders ({k}) into --dest",
+    )
     args = ap.parse_args(argv)
     folds = [int(x) for x in args.folds.split(",")]
+    if args.combine:
+        if not args.dest or len(args.combine) < 2:
+            raise SystemExit("--combine needs two or more fold folder patterns and --dest")
+        for k in folds:
+            print(combine(args.combine, k, args.dest))
+        return 0
     if args.install is not None:
         names = tuple(n for n in args.names.split(",") if n)
         unknown = sorted(set(names) - set(FOLD_MODELS))
