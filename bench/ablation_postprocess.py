@@ -34,22 +34,19 @@ from scipy import ndimage
 from scipy.stats import wilcoxon
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "ScarQuantification")]
+sys.path[:0] = [
+    str(REPO / "bench"),
+    str(REPO / "ScarSegmentation"),
+    str(REPO / "ScarQuantification"),
+]
 
+from bench_pipeline import burden  # noqa: E402
+from ScarQuantificationLib.metrics import dice  # noqa: E402
 from ScarQuantificationLib.no_reflow import dark_core_no_reflow  # noqa: E402
 
 BLOOD_POOL, MYOCARDIUM, SCAR, NO_REFLOW = 1, 2, 3, 4
 NR_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 EIGHT = np.ones((3, 3), dtype=bool)
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    s = a.sum() + b.sum()
-    return np.nan if s == 0 else 2.0 * float((a & b).sum()) / float(s)
-
-
-def burden(scar: np.ndarray, wall: np.ndarray) -> float:
-    return 100.0 * scar.sum() / max(wall.sum(), 1)
 
 
 def grow_from_lesions(scar: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -192,12 +189,13 @@ def rules() -> dict[str, tuple]:
 
 def score_patient(z: np.lib.npyio.NpzFile) -> dict:
     lab, pred, probs = z["lab"], z["pred"], z["probs"]
+    std = z["std"].astype(np.float32)  # read once: every access decompresses it again
     ref_scar, ref_wall = lab >= SCAR, lab >= MYOCARDIUM
     row: dict = {"fold": int(z["fold"]), "ref_b": burden(ref_scar, ref_wall), "rules": {}}
     p_scar = probs[SCAR:].astype(np.float32).sum(0)
     row["p_missed"] = p_scar[ref_scar & (pred == BLOOD_POOL)]
     row["p_pool"] = p_scar[(lab == BLOOD_POOL) & (pred == BLOOD_POOL)]
-    row.update(where_missed(lab, pred, z["std"].astype(np.float32)))
+    row.update(where_missed(lab, pred, std))
     for name, rule in rules().items():
         if rule[0] == "none":
             scar, wall = pred >= SCAR, pred >= MYOCARDIUM
@@ -206,7 +204,7 @@ def score_patient(z: np.lib.npyio.NpzFile) -> dict:
         elif rule[0] == "border":
             scar, wall = smooth_border(pred, *rule[1:])
         else:
-            scar, wall = intensity_growth(pred, z["std"].astype(np.float32), *rule[1:])
+            scar, wall = intensity_growth(pred, std, *rule[1:])
         row["rules"][name] = (
             dice(scar, ref_scar) if ref_scar.any() else np.nan,
             dice(wall, ref_wall),
@@ -215,7 +213,7 @@ def score_patient(z: np.lib.npyio.NpzFile) -> dict:
         )
     row["has_nr"] = bool((lab == NO_REFLOW).any())
     row["nr"] = {t: no_reflow_dice(pred, probs, lab, t) for t in NR_THRESHOLDS}
-    row["nr_rules"] = no_reflow_rules(pred, lab, z["std"].astype(np.float32))
+    row["nr_rules"] = no_reflow_rules(pred, lab, std)
     return row
 
 
@@ -224,7 +222,7 @@ def no_reflow_rules(pred: np.ndarray, lab: np.ndarray, std: np.ndarray) -> dict[
     and intersection: Dice, or false no-reflow (thousands of voxels) without reference."""
     scar = pred >= SCAR
     net = pred == NO_REFLOW
-    rule = dark_core_no_reflow(std, pred >= MYOCARDIUM, scar) if scar.any() else net & False
+    rule = dark_core_no_reflow(std, pred >= MYOCARDIUM, scar) if scar.any() else np.zeros_like(net)
     ref = lab == NO_REFLOW
     masks = {"learned": net, "dark-core rule": rule, "union": net | rule, "both": net & rule}
     return {k: dice(m, ref) if ref.any() else float(m.sum()) / 1000.0 for k, m in masks.items()}

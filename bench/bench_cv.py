@@ -68,6 +68,7 @@ from bench_robustness import variant  # noqa: E402
 from ScarQuantificationLib.evaluate_report import agreement  # noqa: E402
 from ScarQuantificationLib.metrics import dice, volume_ml  # noqa: E402
 from ScarQuantificationLib.no_reflow import dark_core_no_reflow  # noqa: E402
+from ScarSegmentationLib import weights  # noqa: E402
 from ScarSegmentationLib.data import load_split  # noqa: E402
 from ScarSegmentationLib.data.folds import load_folds  # noqa: E402
 from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
@@ -104,11 +105,12 @@ def check_models(dirs: list[Path], scar_method: str = "auto") -> list[str]:
         if not d.is_dir():
             problems.append(f"fold {k}: model folder {d} not found")
             continue
-        # a model may be installed as an ensemble: its manifest stands for the .onnx
+        # a model counts as present as a single .onnx or as an ensemble manifest
         missing = [
             f
             for f in need
-            if not (d / f).is_file() and not (d / f.replace(".onnx", ".ensemble.json")).is_file()
+            if not (d / f).is_file()
+            and not (f.endswith(".onnx") and weights.available(f.removesuffix(".onnx"), d))
         ]
         if missing:
             problems.append(f"fold {k}: {d} lacks {', '.join(missing)}")
@@ -376,7 +378,6 @@ def main() -> int:
         print("fold models missing: train them first (see docs/DEVELOPING.md)", file=sys.stderr)
         return 1
 
-    from ScarSegmentationLib import weights
     from ScarSegmentationLib.factory import build_pipeline
 
     options = PipelineOptions(

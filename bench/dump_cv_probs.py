@@ -33,6 +33,7 @@ sys.path[:0] = [
 from bench_myocardium import studies_for  # noqa: E402
 from ScarSegmentationLib.data.folds import load_folds  # noqa: E402
 from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
+from ScarSegmentationLib.outputs import labels_from_masks  # noqa: E402
 from ScarSegmentationLib.pipeline import PipelineOptions  # noqa: E402
 
 
@@ -59,14 +60,6 @@ class ProbeStage:
             out[0, k] += 1.0 - out[:, k].sum(0)  # paste leaves zeros outside the crop
         self.probs = out
         self.std = ctx.standardized
-
-
-def labels_of(masks: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
-    pred = np.zeros(shape, dtype=np.uint8)
-    for value, name in ((1, "Blood pool"), (2, "Myocardium"), (3, "Scar"), (4, "No-reflow")):
-        if name in masks:
-            pred[masks[name].astype(bool)] = value
-    return pred
 
 
 def main() -> int:
@@ -102,7 +95,7 @@ def main() -> int:
             np.savez_compressed(
                 out / f"{pid.replace('/', '_')}.npz",
                 lab=lab.astype(np.uint8),
-                pred=labels_of(result.masks, lab.shape),
+                pred=labels_from_masks(result.masks, lab.shape),
                 probs=probe.probs.astype(np.float16),
                 std=probe.std.astype(np.float16),
                 fold=k,
