@@ -149,8 +149,12 @@ def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.fold)
     rng = np.random.default_rng(args.fold)
     data = load(Path(args.probs), args.context)
-    x = np.concatenate([d["x"] for d in data.values() if d["fold"] != args.fold and len(d["x"])])
-    y = np.concatenate([d["y"] for d in data.values() if d["fold"] != args.fold and len(d["y"])])
+    train_set = {n: d for n, d in data.items() if d["fold"] != args.fold and len(d["x"])}
+    x = np.concatenate([d["x"] for d in train_set.values()])
+    y = np.concatenate([d["y"] for d in train_set.values()])
+    myops = np.concatenate([[n.startswith("myops")] * len(d["x"]) for n, d in train_set.items()])
+    # --balanced: each centre half of every epoch's draws, as the scar nets were trained
+    weights = np.where(myops, 0.5 / myops.sum(), 0.5 / (~myops).sum())
     net = build_net(torch.nn, args.context)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = args.epochs * (len(x) // args.batch)
@@ -160,7 +164,10 @@ def train(args: argparse.Namespace) -> None:
     t0 = time.time()
     for epoch in range(args.epochs):
         net.train()
-        order = rng.permutation(len(x))
+        if args.balanced:
+            order = rng.choice(len(x), len(x), p=weights / weights.sum())
+        else:
+            order = rng.permutation(len(x))
         losses = []
         for b in range(len(x) // args.batch):
             idx = order[b * args.batch : (b + 1) * args.batch]
@@ -226,6 +233,7 @@ def scores(labels: np.ndarray, lab: np.ndarray) -> tuple[float, ...]:
         burden(scar, wall),
         dice(labels == NO_REFLOW, ref_nr) if ref_nr.any() else np.nan,
         float(ref_scar.any()),
+        burden(scar, wall) - burden(ref_scar, ref_wall),
     )
 
 
@@ -255,7 +263,9 @@ def report(args: argparse.Namespace) -> None:
         if not names:
             continue
         print(f"\n{centre}: {len(names)} patients")
-        print(f"  {'decision':20s} scar   wall   burden err  normals<1%  no-reflow   vs pipeline")
+        print(
+            f"  {'decision':20s} scar   wall   burden err (bias)  normals<1%  no-reflow   vs pipeline"
+        )
         base = np.array([rows[n]["pipeline"] for n in names], float)
         for variant in ("pipeline", "argmax, unrefined", "refined"):
             v = np.array([rows[n][variant] for n in names], float)
@@ -266,9 +276,13 @@ def report(args: argparse.Namespace) -> None:
                 diff = v[m, col] - base[m, col]
                 p = wilcoxon(diff).pvalue if np.any(diff != 0) else 1.0
                 tests.append(f"{label} {np.mean(diff):+.3f} (p {p:.3f})")
-            print(f"  {variant:20s} {np.nanmean(v[pos, 0]):.3f}  {v[:, 1].mean():.3f}  "
-                  f"{v[:, 2].mean():.2f}        {np.mean(v[neg, 3] < 1) if neg.any() else np.nan:.2f}"
-                  f"        {np.nanmean(v[:, 4]):.3f}      {', '.join(tests)}")  # fmt: skip
+            normals = f"{np.mean(v[neg, 3] < 1):.2f}" if neg.any() else "-"
+            nr = f"{np.nanmean(v[:, 4]):.3f}" if (~np.isnan(v[:, 4])).any() else "-"
+            print(
+                f"  {variant:20s} {np.nanmean(v[pos, 0]):.3f}  {v[:, 1].mean():.3f}  "
+                f"{v[:, 2].mean():.2f} ({v[:, 6].mean():+.2f})      {normals:10s}  {nr:9s}   "
+                + ", ".join(tests)
+            )
 
 
 def main() -> int:
@@ -282,6 +296,7 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--context", type=int, default=0, help="neighbouring slices each side")
+    ap.add_argument("--balanced", action="store_true", help="half of the draws per centre")
     args = ap.parse_args()
     train(args) if args.mode == "train" else report(args)
     return 0
