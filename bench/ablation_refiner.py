@@ -1,7 +1,7 @@
 """A learned refinement of the fold models' output (stacking), scored by nested cross-validation.
 
     .venv/bin/python bench/ablation_refiner.py train --probs runs/probs --out runs/refiner \
-        --fold 0 [--epochs 40] [--threads 1]
+        --fold 0 [--epochs 40] [--threads 1] [--context 1] [--balanced]
     .venv/bin/python bench/ablation_refiner.py report --probs runs/probs --out runs/refiner
 
 The decision rules of bench/ablation_postprocess.py are hand-made; this asks whether a small
@@ -12,7 +12,9 @@ the heart's diameter) resampled to 96 x 96. It predicts the 5 classes as a corre
 softmax (log-softmax + its output; the last layer starts at zero, so an untrained refiner gives
 the softmax back). For held-out fold f it trains on the patients of the other folds only, whose
 probabilities came from fold models that never saw them either (out-of-fold stacking), for a
-fixed number of epochs (no choice is made on fold f).
+fixed number of epochs (no choice is made on fold f). `--context c` adds the softmax and image
+of c neighbouring slices each side (cut by the slice's own box); `--balanced` draws each centre
+for half of every epoch.
 
 Decision on the study grid, for the refined and for the unrefined softmax alike: the argmax class
 inside the crop (pipeline labels outside it), the shipped presence rule on the scar. Rows: scar
