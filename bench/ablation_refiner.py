@@ -209,8 +209,7 @@ def train(args: argparse.Namespace) -> None:
     np.savez_compressed(out / f"refined_fold{args.fold}.npz", **preds)
 
 
-def decide(probs: np.ndarray, pred: np.ndarray, ks: list[int], boxes: list[CropBox],
-           crops: np.ndarray) -> np.ndarray:  # fmt: skip
+def decide(pred: np.ndarray, ks: list[int], boxes: list[CropBox], crops: np.ndarray) -> np.ndarray:
     """Study-grid labels: argmax of the crop's classes inside the crop, `pred` outside."""
     out = pred.copy()
     shape = pred.shape[1:]
@@ -228,14 +227,16 @@ def scores(labels: np.ndarray, lab: np.ndarray) -> tuple[float, ...]:
     ref_scar, ref_wall = lab >= SCAR, lab >= 2
     scar, wall = labels >= SCAR, labels >= 2
     ref_nr = lab == NO_REFLOW
+    predicted = burden(scar, wall)
+    error = predicted - burden(ref_scar, ref_wall)
     return (
         dice(scar, ref_scar) if ref_scar.any() else np.nan,
         dice(wall, ref_wall),
-        abs(burden(scar, wall) - burden(ref_scar, ref_wall)),
-        burden(scar, wall),
+        abs(error),
+        predicted,
         dice(labels == NO_REFLOW, ref_nr) if ref_nr.any() else np.nan,
         float(ref_scar.any()),
-        burden(scar, wall) - burden(ref_scar, ref_wall),
+        error,
     )
 
 
@@ -252,12 +253,11 @@ def report(args: argparse.Namespace) -> None:
         with np.load(f) as z:
             d = crop_patient(z)
             pred, lab = z["pred"], z["lab"]
-            probs = z["probs"].astype(np.float32)
         raw = d["x"][:, :N_CLASSES]
         rows[f.stem] = {
             "pipeline": scores(pred, lab),
-            "argmax, unrefined": scores(decide(probs, pred, d["ks"], d["boxes"], raw), lab),
-            "refined": scores(decide(probs, pred, d["ks"], d["boxes"], refined[f.stem]), lab),
+            "argmax, unrefined": scores(decide(pred, d["ks"], d["boxes"], raw), lab),
+            "refined": scores(decide(pred, d["ks"], d["boxes"], refined[f.stem]), lab),
         }
     (out / "rows.json").write_text(json.dumps(rows))
     for centre in ("emidec", "myops"):

@@ -52,7 +52,7 @@ def test_crop_decision_reproduces_the_argmax_and_keeps_labels_outside():
     pred, probs = _study()
     boxes = boxes_for(probs)
     crops = np.stack([[extract(probs[c, 0], boxes[0], SIZE) for c in range(N_CLASSES)]])
-    out = decide(probs, pred, [0], [boxes[0]], crops)
+    out = decide(pred, [0], [boxes[0]], crops)
     assert (out[1] == pred[1]).all()
     agree = (out[0] == pred[0]).mean()
     assert agree > 0.98  # resampling moves a few border pixels only
@@ -67,7 +67,7 @@ def test_decision_applies_the_presence_rule():
     boxes = boxes_for(probs)
     crops = np.stack([[extract(probs[c, 0], boxes[0], SIZE) for c in range(N_CLASSES)]])
     assert (crops[0].argmax(0) == 3).any()
-    out = decide(probs, pred, [0], [boxes[0]], crops)
+    out = decide(pred, [0], [boxes[0]], crops)
     assert not (out >= 3).any() and (out[0][pred[0] == 3] == 2).mean() > 0.9
 
 
