@@ -67,6 +67,7 @@ PIPELINE_FIELDS = (
     "core_method",
     "keep_probabilities",
     "scar_presence",
+    "refine_wall",
 )
 # Summary label -> (column of the "measurements" table, unit, decimals).
 SUMMARY = {
@@ -155,6 +156,7 @@ class ScarSegmentationParameterNode:
     device: Annotated[str, Choice(list(DEVICES))] = "cpu"
     keep_probabilities: bool = True
     scar_presence: bool = True
+    refine_wall: bool = True
 
 
 #

@@ -7,7 +7,8 @@ Runs each fold's pipeline (as bench_cv, scar method unet, presence rule on) on t
 held-out patients and writes one compressed npz per patient: `lab` (reference labels, EMIDEC
 convention), `pred` (the pipeline's labels: 1 blood pool, 2 myocardium, 3 scar, 4 no-reflow),
 `probs` (the scar net's mean softmax over its passes, (C, K, H, W), float16, on the study grid;
-outside the crops background = 1), `std` (the standardised image, float16) and `fold`. The
+outside the crops background = 1), `std` (the standardised image, float16), `fold` and `apex_first` (the pipeline's slice order:
+index 0 at the apex; the wall refiner puts neighbours apex side first). The
 myocardium stage's passes are read from the pipeline context by a probe stage placed after it;
 nothing in the pipeline changes. A patient whose npz exists is skipped (resumable).
 """
@@ -47,18 +48,9 @@ class ProbeStage:
         self.std: np.ndarray | None = None
 
     def run(self, ctx, progress) -> None:  # noqa: ANN001
-        from ScarSegmentationLib.crop import paste
+        from ScarSegmentationLib.stages.scar_refine import study_softmax
 
-        passes = ctx.net_passes["myocardium"]
-        mean = passes.probs.mean(0)  # (N, C, S, S)
-        shape = ctx.standardized.shape
-        out = np.zeros((mean.shape[1], *shape), dtype=np.float32)
-        out[0] = 1.0
-        for n, k in enumerate(passes.ks):
-            for c in range(mean.shape[1]):
-                out[c, k] = paste(mean[n, c], passes.boxes[k], shape[1:])
-            out[0, k] += 1.0 - out[:, k].sum(0)  # paste leaves zeros outside the crop
-        self.probs = out
+        self.probs = study_softmax(ctx)  # what the wall refiner reads at run time
         self.std = ctx.standardized
 
 
@@ -99,6 +91,7 @@ def main() -> int:
                 probs=probe.probs.astype(np.float16),
                 std=probe.std.astype(np.float16),
                 fold=k,
+                apex_first=bool(result.study.apex_to_base[0] < result.study.apex_to_base[-1]),
             )
             print(f"fold {k} {pid}", flush=True)
     return 0

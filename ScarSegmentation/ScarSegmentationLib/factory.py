@@ -81,7 +81,8 @@ def _scar_stages(options: PipelineOptions) -> list[Stage]:
     if method == "unet":
         from .stages.scar_unet import ScarUNetStage
 
-        return [ScarUNetStage(weights.load_model("scar_unet")), *presence]
+        head = ScarUNetStage(weights.load_model("scar_unet"))
+        return [*_refiner(options, head, presence), head, *presence]
     from .runtime.detector import OnnxScarDetector
     from .scar.segmenter import load_segmenter
     from .stages.scar_detect import ScarDetectStage
@@ -101,6 +102,19 @@ def _scar_stages(options: PipelineOptions) -> list[Stage]:
         ScarFuseStage(head),
         *presence,
     ]
+
+
+# The wall refiner (scar_refiner.md) runs before the U-Net head when installed: trained on the
+# head's cross-validated output, it is measured for that method only.
+REFINER = "scar_refiner"
+
+
+def _refiner(options: PipelineOptions, head: Stage, presence: list[Stage]) -> list[Stage]:
+    if not options.refine_wall or not weights.available(REFINER):
+        return []
+    from .stages.scar_refine import ScarRefineStage
+
+    return [ScarRefineStage(weights.load_model(REFINER), head, *presence[:1])]
 
 
 def _presence(options: PipelineOptions, method: str) -> list[Stage]:

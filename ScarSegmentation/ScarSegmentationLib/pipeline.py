@@ -42,6 +42,7 @@ class PipelineOptions:
     # posterior's argmax), lower values lean towards the rare classes
     prior_power: float = 1.0
     scar_threshold: float = 0.5  # U-Net scar head: scar where P(scar | myocardium) >= this
+    refine_wall: bool = True  # the wall refiner before the U-Net scar head, when installed
 
 
 @dataclass

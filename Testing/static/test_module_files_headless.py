@@ -187,8 +187,9 @@ def test_parameter_node_defaults_become_pipeline_options(modules):
     )
     pn.device = "cuda"
     pn.scar_presence = False
+    pn.refine_wall = False
     logic.setParametersFromNode(pn)
-    assert logic.options.scar_presence is False
+    assert logic.options.scar_presence is False and logic.options.refine_wall is False
     assert (logic.options.mc_samples, logic.options.core_method) == (0, "3sd")
     assert (logic.options.scar_method, logic.options.keep_probabilities) == ("threshold", False)
     assert logic.device == "cuda"

@@ -246,7 +246,8 @@ def test_parameter_defaults_mirror_pipeline_options():
     wrapper = annotated_fields(class_def(module, "ScarSegmentationParameterNode"))
     fields = module_constant(module, "PIPELINE_FIELDS")
     assert set(fields) == {
-        "mc_samples", "core_method", "scar_method", "keep_probabilities", "scar_presence"
+        "mc_samples", "core_method", "scar_method", "keep_probabilities", "scar_presence",
+        "refine_wall",
     }  # fmt: skip
     for name in fields:
         assert name in options, f"PipelineOptions has no field {name}"

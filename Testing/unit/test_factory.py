@@ -16,9 +16,11 @@ def _names(options):
     return [s.name for s in factory.build_pipeline(options).stages]
 
 
+# the wall refiner runs before the U-Net head when installed
+REFINER = ["scar_refine"] if weights.available(factory.REFINER) else []
 # scar method -> (weights files it needs, stages it adds); "threshold"/"none" add no stage
 SCAR_METHODS = {
-    "unet": (("scar_unet",), ["scar_unet", "scar_presence"]),
+    "unet": (("scar_unet",), [*REFINER, "scar_unet", "scar_presence"]),
     "network": (
         ("scar_detector", "sam_encoder", "scar_segmenter"),
         ["scar_detect", "scar_segment", "scar_presence"],
@@ -121,11 +123,11 @@ def test_threshold_scar_method_ignores_an_installed_scar_head(scar_unet_installe
 def test_auto_uses_the_scar_head_when_it_is_the_auto_method(monkeypatch, scar_unet_installed):
     monkeypatch.setattr(factory, "AUTO_SCAR_METHOD", "unet")
     names = _names(PipelineOptions(scar_method="auto"))
-    assert [n for n in names if n.startswith("scar")] == ["scar_unet", "scar_presence"]
+    assert [n for n in names if n.startswith("scar")] == [*REFINER, "scar_unet", "scar_presence"]
     assert names.index("scar_unet") < names.index("quantification")
     # the presence check can be switched off (bench_cv scores its rules itself)
     off = _names(PipelineOptions(scar_method="auto", scar_presence=False))
-    assert [n for n in off if n.startswith("scar")] == ["scar_unet"]
+    assert [n for n in off if n.startswith("scar")] == [*REFINER, "scar_unet"]
 
 
 def test_auto_falls_back_to_the_threshold_without_the_scar_head(monkeypatch):
@@ -144,3 +146,41 @@ def test_network_scar_method_needs_its_weights(monkeypatch):
     monkeypatch.setattr(weights, "available", lambda n, *a: False if "scar" in n else real(n, *a))
     with pytest.raises(ModelError, match="scar_detector"):
         factory.build_pipeline(PipelineOptions(scar_method="network"))
+
+
+@pytest.fixture
+def refiner_installed(monkeypatch, scar_unet_installed):
+    """Pretend scar_refiner.onnx is installed too: a tiny refiner-shaped ResUNet."""
+    from ScarSegmentationLib.scar.wall_refiner import N_CLASSES, in_channels
+
+    torch.manual_seed(0)
+    tiny = TorchNet(ResUNet(in_channels(1), N_CLASSES, base_filters=2, input_size=96))
+    return _install(monkeypatch, tiny, factory.REFINER)
+
+
+def test_the_wall_refiner_runs_before_the_unet_head_and_hands_it_the_scar_stages(
+    refiner_installed,
+):
+    pipeline = factory.build_pipeline(PipelineOptions(scar_method="unet"))
+    by_name = {s.name: s for s in pipeline.stages}
+    names = [s.name for s in pipeline.stages]
+    assert names.index("myocardium") < names.index("scar_refine") < names.index("scar_unet")
+    refine = by_name["scar_refine"]
+    assert refine.refiner is refiner_installed and refine.context == 1
+    assert refine.scar is by_name["scar_unet"] and refine.presence is by_name["scar_presence"]
+    off = _names(PipelineOptions(scar_method="unet", refine_wall=False))
+    assert "scar_refine" not in off and "scar_unet" in off
+    assert "scar_refine" not in _names(PipelineOptions(scar_method="threshold"))
+    no_presence = factory.build_pipeline(PipelineOptions(scar_method="unet", scar_presence=False))
+    assert {s.name: s for s in no_presence.stages}["scar_refine"].presence is None
+
+
+def test_the_command_line_switches_the_wall_refiner_off():
+    import argparse
+
+    from ScarSegmentationLib.commands.options import add_pipeline_arguments, pipeline_options
+
+    ap = argparse.ArgumentParser()
+    add_pipeline_arguments(ap)
+    assert pipeline_options(ap.parse_args([])).refine_wall
+    assert not pipeline_options(ap.parse_args(["--no-wall-refiner"])).refine_wall

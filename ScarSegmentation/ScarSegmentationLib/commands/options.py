@@ -70,6 +70,12 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "is called scar-free; README, Results)",
     )
     g.add_argument(
+        "--no-wall-refiner",
+        action="store_true",
+        help="skip the wall refiner that re-draws the myocardium boundary before the unet "
+        "head's scar (scar_refiner.md; by default it runs when installed)",
+    )
+    g.add_argument(
         "--no-probabilities",
         action="store_true",
         help="do not write probability and uncertainty volumes into the scene",
@@ -85,6 +91,7 @@ def pipeline_options(args: argparse.Namespace) -> PipelineOptions:
         keep_probabilities=not args.no_probabilities,
         device=args.device,
         scar_presence=not args.keep_all_scar,
+        refine_wall=not args.no_wall_refiner,
     )
 
 

@@ -4,7 +4,7 @@ Resources/Models, and record the SHA256 of each file in checksums.sha256:
     python -m ScarSegmentationLib.training.export_onnx            # all of them
     python -m ScarSegmentationLib.training.export_onnx lv_roi anatomy
 
-U-Nets (lv_roi, myocardium, scar_unet): `<name>.pt` -> `<name>.onnx`, image plus one
+U-Nets (lv_roi, myocardium, scar_unet, scar_refiner): `<name>.pt` -> `<name>.onnx`, image plus one
 channel-dropout mask per encoder level as inputs (runtime/unet.py), the config in the metadata.
 Anatomy: `anatomy.pt` -> `anatomy_encoder.onnx`, `anatomy_decoder.onnx`, `anatomy.npz`.
 Detector and SAM: training/export_detector_onnx.py and training/export_sam_onnx.py.
@@ -27,7 +27,7 @@ from .checkpoints import load_torch_model
 from .export import record_checksum
 from .unet import MaskedUNet, dropout_channels
 
-UNETS = ("lv_roi", "myocardium", "scar_unet")
+UNETS = ("lv_roi", "myocardium", "scar_unet", "scar_refiner")
 
 
 def _export(
@@ -131,6 +131,7 @@ CARD_FILES = {
     "lv_roi.md": ["lv_roi.onnx"],
     "myocardium.md": ["myocardium.onnx"],
     "scar_unet.md": ["scar_unet.onnx"],
+    "scar_refiner.md": ["scar_refiner.onnx"],
     "anatomy.md": list(anatomy_model.FILES),
     "scar_detector.md": ["scar_detector.onnx"],
     "scar_segmenter.md": ["sam_encoder.onnx", "scar_segmenter.onnx"],
