@@ -3,6 +3,8 @@
     for k in 0 1 2 3 4; do .venv/bin/python -m ScarSegmentationLib.training.train_refiner \
         --probs runs/probs --out runs/refiner --fold $k --context 1; done   # (ScarSegmentation/)
     .venv/bin/python bench/ablation_refiner.py --probs runs/probs --out runs/refiner
+    .venv/bin/python bench/ablation_refiner.py --models 'checkpoints/refiner/scar_refiner-fold{k}.pt' \
+        --orientations 2 --out runs/tta2        # the fold refiners again, 2 test-time orientations
 
 For held-out fold f the refiner (training/train_refiner.py) was trained on the other folds'
 patients only, whose softmax came from fold models that never saw them either (out-of-fold
@@ -171,11 +173,54 @@ def report(args: argparse.Namespace) -> None:
             )
 
 
+# --orientations N: the first N of these (wall_refiner.refined_softmax's (turns, mirrored))
+ORIENTATION_SETS = {
+    1: ((0, False),),
+    2: ((0, False), (0, True)),
+    4: ((0, False), (0, True), (2, False), (2, True)),
+}
+
+
+def predict_folds(args: argparse.Namespace) -> None:
+    """Each fold refiner of --models on its held-out patients with --orientations test-time
+    orientations, written to --out as train_refiner writes them (refined_fold{k}.npz)."""
+    import torch
+    from ScarSegmentationLib.scar.wall_refiner import ORIENTATIONS, refined_softmax
+    from ScarSegmentationLib.training.checkpoints import build_model
+    from ScarSegmentationLib.training.train_refiner import load
+
+    torch.set_num_threads(args.threads)
+    orientations = ORIENTATION_SETS.get(args.orientations, ORIENTATIONS)
+    data = load(Path(args.probs), args.context)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for k in range(5):
+        blob = torch.load(Path(args.models.format(k=k)), weights_only=True)
+        net = build_model(blob["config"])
+        net.load_state_dict(blob["state_dict"])
+        net.eval()
+
+        def residual(a: np.ndarray, net=net) -> np.ndarray:  # noqa: ANN001
+            with torch.no_grad():
+                return net(torch.from_numpy(a)).numpy()
+
+        preds = {n: refined_softmax(residual, d["x"], orientations).astype(np.float16)
+                 for n, d in data.items() if d["fold"] == k and len(d["x"])}  # fmt: skip
+        np.savez_compressed(out / f"refined_fold{k}.npz", **preds)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--probs", default="runs/probs", help="folder of dump_cv_probs.py's npz")
     ap.add_argument("--out", default="runs/refiner", help="folder of train_refiner's output")
-    report(ap.parse_args())
+    ap.add_argument("--models", help="predict first: fold refiner checkpoints, pattern with {k}")
+    ap.add_argument("--orientations", type=int, default=8, choices=(1, 2, 4, 8))
+    ap.add_argument("--context", type=int, default=1, help="the fold refiners' context")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    if args.models:
+        predict_folds(args)
+    report(args)
     return 0
 
 

@@ -88,7 +88,7 @@ class ScarRefineStage:
         if not ks:
             return
         progress(0.1, f"refining the wall on {len(ks)} slices")
-        crops = wr.refined_softmax(self.refiner.logits, x)
+        crops = wr.refined_softmax(self.refiner.logits, x, wr.RUN_ORIENTATIONS)
         wall, pool = wr.refined_wall(labels, ks, boxes, crops)
         changed = int(np.count_nonzero(wall != ctx.masks["Myocardium"]))
         ctx.masks["Myocardium"], ctx.masks["Blood pool"] = wall, pool
