@@ -5,6 +5,7 @@
     .venv/bin/python bench/ablation_refiner.py --probs runs/probs --out runs/refiner
     .venv/bin/python bench/ablation_refiner.py --models 'checkpoints/refiner/scar_refiner-fold{k}.pt' \
         --orientations 2 --out runs/tta2        # the fold refiners again, 2 test-time orientations
+    .venv/bin/python bench/ablation_refiner.py --out runs/refiner_ctx2 --against runs/refiner
 
 For held-out fold f the refiner (training/train_refiner.py) was trained on the other folds'
 patients only, whose softmax came from fold models that never saw them either (out-of-fold
@@ -173,6 +174,35 @@ def report(args: argparse.Namespace) -> None:
             )
 
 
+SHIPPED = "refined wall, scar head rules"  # the decision stages/scar_refine.py runs
+
+
+def compare_refiners(a: Path, b: Path) -> None:
+    """Paired comparison of two refiners' rows.json (B = --out, A = --against) on the shipped
+    decision, the patients both scored."""
+    ra, rb = json.loads(a.read_text()), json.loads(b.read_text())
+    names = sorted(set(ra) & set(rb))
+    print(f"\n{SHIPPED}: {b.parent} (B) against {a.parent} (A)")
+    for centre in ("emidec", "myops"):
+        ns = [n for n in names if n.startswith(centre)]
+        for col, label in (
+            (1, "wall"),
+            (7, "blood pool"),
+            (0, "scar"),
+            (2, "burden error"),
+            (4, "no-reflow"),
+        ):
+            x = np.array([ra[n][SHIPPED][col] for n in ns], float)
+            y = np.array([rb[n][SHIPPED][col] for n in ns], float)
+            m = ~np.isnan(x) & ~np.isnan(y)
+            if not m.any():
+                continue
+            d = y[m] - x[m]
+            p = wilcoxon(d).pvalue if np.any(d != 0) else 1.0
+            print(f"  {centre:6s} {label:12s} n={m.sum():3d}  A {x[m].mean():.3f}  B {y[m].mean():.3f}"
+                  f"  B-A {d.mean():+.3f}  p {p:.3f}")  # fmt: skip
+
+
 # --orientations N: the first N of these (wall_refiner.refined_softmax's (turns, mirrored))
 ORIENTATION_SETS = {
     1: ((0, False),),
@@ -217,10 +247,13 @@ def main() -> int:
     ap.add_argument("--orientations", type=int, default=8, choices=(1, 2, 4, 8))
     ap.add_argument("--context", type=int, default=1, help="the fold refiners' context")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--against", help="another refiner's --out: paired comparison with this one")
     args = ap.parse_args()
     if args.models:
         predict_folds(args)
     report(args)
+    if args.against:
+        compare_refiners(Path(args.against) / "rows.json", Path(args.out) / "rows.json")
     return 0
 
 
