@@ -42,6 +42,7 @@ sys.path[:0] = [
 from bench_pipeline import burden  # noqa: E402
 from ScarQuantificationLib.metrics import dice  # noqa: E402
 from ScarSegmentationLib.crop import CropBox, paste  # noqa: E402
+from ScarSegmentationLib.pipeline import PipelineOptions  # noqa: E402
 from ScarSegmentationLib.scar.presence import apply_presence  # noqa: E402
 from ScarSegmentationLib.scar.wall_refiner import (  # noqa: E402
     N_CLASSES,
@@ -50,6 +51,10 @@ from ScarSegmentationLib.scar.wall_refiner import (  # noqa: E402
     training_crops,
 )
 from ScarSegmentationLib.stages.scar_presence import RULES  # noqa: E402
+from ScarSegmentationLib.stages.scar_unet import (  # noqa: E402
+    no_reflow_given_scar,
+    scar_given_myocardium,
+)
 
 SCAR, NO_REFLOW = 3, 4
 
@@ -74,10 +79,11 @@ def with_scar(
         out[wall & (pred >= SCAR)] = pred[wall & (pred >= SCAR)]
     elif scar_from == "members":
         out[wall] = 2 + probs[2:].argmax(0)[wall]
-    else:
-        scar = wall & (probs[SCAR:].sum(0) >= probs[2:].sum(0) * 0.5)
+    else:  # the head's own rules (stages/scar_unet.py) at the pipeline's threshold
+        by_slice = np.moveaxis(probs, 0, 1)  # (K, C, H, W)
+        scar = wall & (scar_given_myocardium(by_slice) >= PipelineOptions.scar_threshold)
         out[scar] = SCAR
-        out[scar & (probs[NO_REFLOW] >= probs[SCAR:].sum(0) * 0.5)] = NO_REFLOW
+        out[scar & (no_reflow_given_scar(by_slice) >= 0.5)] = NO_REFLOW
     scar = out >= SCAR
     kept = apply_presence(scar, out >= 2, RULES["unet"]).scar
     out[scar & ~kept] = 2

@@ -27,7 +27,6 @@ def runs(data_dir):
     from ScarSegmentationLib.io import load_study
     from ScarSegmentationLib.pipeline import PipelineOptions
     from ScarSegmentationLib.scar import wall_refiner as wr
-    from ScarSegmentationLib.stages import scar_refine
 
     path = data_dir / "emidec-nifti" / "Case_P100" / "Images" / "Case_P100.nii.gz"
     if not path.exists():
@@ -35,20 +34,18 @@ def runs(data_dir):
     if not (weights.available(REFINER) and weights.available("scar_unet")):
         pytest.skip("scar_unet / scar_refiner not installed")
     captured = {}
+    original = wr.refiner_inputs
 
     def spy(probs, labels, std, context, apex_first):
-        out = wr.refiner_inputs(probs, labels, std, context, apex_first)
+        out = original(probs, labels, std, context, apex_first)
         captured.update(labels=labels.copy(), x=out[0])
         return out
 
     study = load_study(path)
     off = build_pipeline(PipelineOptions(scar_method="unet", refine_wall=False)).run(study)
-    scar_refine.wr = type(wr)("spy")  # a module stand-in: the stage's `wr` with a spy
-    scar_refine.wr.__dict__.update(wr.__dict__, refiner_inputs=spy)
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # the stage calls it as wr.refiner_inputs
+        mp.setattr(wr, "refiner_inputs", spy)
         on = build_pipeline(PipelineOptions(scar_method="unet")).run(study)
-    finally:
-        scar_refine.wr = wr
     return study, off, on, captured
 
 
