@@ -69,7 +69,12 @@ def decide(pred: np.ndarray, ks: list[int], boxes: list[CropBox], crops: np.ndar
 
 
 def with_scar(
-    pred: np.ndarray, wall: np.ndarray, pool: np.ndarray, probs: np.ndarray, scar_from: str
+    pred: np.ndarray,
+    wall: np.ndarray,
+    pool: np.ndarray,
+    probs: np.ndarray,
+    scar_from: str,
+    presence: bool = True,
 ) -> np.ndarray:
     """Labels with the refiner's wall and pool; the scar inside the wall from the pipeline's
     labels (`"pipeline"`), the members' argmax of myocardium / scar / no-reflow (`"members"`),
@@ -84,6 +89,8 @@ def with_scar(
         scar = wall & (scar_given_myocardium(by_slice) >= PipelineOptions.scar_threshold)
         out[scar] = SCAR
         out[scar & (no_reflow_given_scar(by_slice) >= 0.5)] = NO_REFLOW
+    if not presence:
+        return out
     scar = out >= SCAR
     kept = apply_presence(scar, out >= 2, RULES["unet"]).scar
     out[scar & ~kept] = 2
@@ -96,6 +103,16 @@ def study_probs(shape: tuple[int, ...], ks: list[int], boxes: list[CropBox], cro
     for k, box, c in zip(ks, boxes, crops, strict=True):
         full[:, k] = np.stack([paste(c[j], box, shape[1:]) for j in range(N_CLASSES)])
     return full
+
+
+# weight of the refiner's softmax in the scar head's rules (0: the members' alone, as shipped)
+BLEND_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
+
+
+def blend(members: np.ndarray, refined: np.ndarray, w: float) -> np.ndarray:
+    """(1 - w) members' + w refiner's softmax inside the refiner's boxes, the members' outside."""
+    inside = refined.sum(0, keepdims=True) > 0.5
+    return np.where(inside, (1 - w) * members + w * refined, members)
 
 
 def scores(labels: np.ndarray, lab: np.ndarray) -> tuple[float, ...]:
@@ -123,6 +140,7 @@ def report(args: argparse.Namespace) -> None:
         with np.load(f) as z:
             refined.update({k: z[k].astype(np.float32) for k in z.files})
     rows: dict[str, dict[str, tuple]] = {}
+    grid_rows: list[dict] = []
     for f in sorted(Path(args.probs).glob("*.npz")):
         if f.stem not in refined:
             continue
@@ -134,6 +152,7 @@ def report(args: argparse.Namespace) -> None:
         probs = study_probs(pred.shape, ks, boxes, raw)
         wall, pool = refined_wall(pred, ks, boxes, ref)
         raw_wall = refined_labels(pred, ks, boxes, ref)
+        refined_probs = study_probs(pred.shape, ks, boxes, ref)
         rows[f.stem] = {
             "pipeline": scores(pred, lab),
             "argmax, unrefined": scores(decide(pred, ks, boxes, raw), lab),
@@ -150,8 +169,18 @@ def report(args: argparse.Namespace) -> None:
             "refined wall, scar head rules": scores(
                 with_scar(pred, wall, pool, probs, "rules"), lab
             ),
+            **{
+                f"refined wall, head rules on blend {w:.2f}": scores(
+                    with_scar(pred, wall, pool, blend(probs, refined_probs, w), "rules"), lab
+                )
+                for w in BLEND_WEIGHTS
+            },
         }
+        if args.presence_rows:
+            grid_rows.append(presence_row(f.stem, int(z_fold(f)), pred, wall, pool, probs, lab))
     (out / "rows.json").write_text(json.dumps(rows))
+    if args.presence_rows:
+        write_tsv(Path(args.presence_rows), grid_rows)
     for centre in ("emidec", "myops"):
         names = [n for n in rows if n.startswith(centre)]
         if not names:
@@ -178,6 +207,39 @@ def report(args: argparse.Namespace) -> None:
                 f"{v[:, 2].mean():.2f} ({v[:, 6].mean():+.2f})      {normals:10s}  {nr:9s}   "
                 + ", ".join(tests)
             )
+
+
+def z_fold(f: Path) -> int:
+    with np.load(f) as z:
+        return int(z["fold"])
+
+
+def presence_row(
+    stem: str,
+    fold: int,
+    pred: np.ndarray,
+    wall: np.ndarray,
+    pool: np.ndarray,
+    probs: np.ndarray,
+    lab: np.ndarray,
+) -> dict:
+    """The shipped decision before the presence rule, scored under every rule of bench_cv's
+    PRESENCE_GRID (the columns bench/calibrate_presence.py reads)."""
+    from bench_cv import presence_columns
+
+    labels = with_scar(pred, wall, pool, probs, "rules", presence=False)
+    prob = scar_given_myocardium(np.moveaxis(probs, 0, 1))
+    centre = "MyoPS" if stem.startswith("myops") else "EMIDEC PNG"
+    return {"centre": centre, "patient": stem.split("_", 1)[1], "fold": fold,
+            "ref_burden": burden(lab >= SCAR, lab >= 2),
+            **presence_columns(labels >= SCAR, labels >= 2, lab, prob)}  # fmt: skip
+
+
+def write_tsv(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = list(rows[0])
+    lines = ["\t".join(keys)] + ["\t".join(str(r[k]) for k in keys) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
 
 
 SHIPPED = "refined wall, scar head rules"  # the decision stages/scar_refine.py runs
@@ -253,6 +315,11 @@ def main() -> int:
     ap.add_argument("--orientations", type=int, default=8, choices=(1, 2, 4, 8))
     ap.add_argument("--context", type=int, default=1, help="the fold refiners' context")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--presence-rows",
+        help="write the shipped decision's PRESENCE_GRID rows "
+        "(TSV for bench/calibrate_presence.py)",
+    )
     ap.add_argument("--against", help="another refiner's --out: paired comparison with this one")
     args = ap.parse_args()
     if args.models:

@@ -7,11 +7,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from ablation_refiner import decide, study_probs, with_scar  # noqa: E402
+from ablation_refiner import blend, decide, presence_row, study_probs, with_scar  # noqa: E402
+from bench_pipeline import burden  # noqa: E402
 from ScarSegmentationLib.crop import extract  # noqa: E402
 from ScarSegmentationLib.scar import wall_refiner as wr  # noqa: E402
+from ScarSegmentationLib.stages.scar_presence import RULES  # noqa: E402
 from test_wall_refiner import _study  # noqa: E402
 
 
@@ -42,3 +45,32 @@ def test_scar_inside_the_refined_wall_by_each_rule():
         assert ((out >= 2) == wall).all() and ((out == 1) == pool).all()
         agree = ((out >= 3) == (pred >= 3))[wall].mean()
         assert agree > 0.95, (rule, agree)
+
+
+def test_blend_weights_the_refiner_inside_its_boxes_only():
+    members = np.zeros((5, 1, 4, 4), np.float32)
+    members[2] = 1.0  # healthy wall everywhere
+    refined = np.zeros_like(members)
+    refined[3, 0, :2] = 1.0  # the refiner covers the top half and calls it scar
+    out = blend(members, refined, 0.25)
+    np.testing.assert_allclose(out[3, 0, :2], 0.25)
+    np.testing.assert_allclose(out[2, 0, :2], 0.75)
+    np.testing.assert_array_equal(out[:, 0, 2:], members[:, 0, 2:])  # outside: the members'
+
+
+def test_presence_row_scores_the_decision_before_the_rule():
+    pred, probs = _study()
+    boxes = wr.boxes_for(probs)
+    crops = _crops(probs, boxes)
+    wall, pool = wr.refined_wall(pred, [0], [boxes[0]], crops)
+    full = study_probs(pred.shape, [0], [boxes[0]], crops)
+    lab = pred.copy()
+    row = presence_row("emidec_Case_P001", 3, pred, wall, pool, full, lab)
+    assert row["centre"] == "EMIDEC PNG" and row["patient"] == "Case_P001" and row["fold"] == 3
+    unfiltered = with_scar(pred, wall, pool, full, "rules", presence=False)
+    none = "lesion>=0%,burden>=0%"
+    assert row[f"burden@{none}"] == pytest.approx(burden(unfiltered >= 3, unfiltered >= 2))
+    assert row[f"burden@{none}"] > 0
+    # the shipped rule's column is the shipped decision's burden
+    shipped = with_scar(pred, wall, pool, full, "rules")
+    assert row[f"burden@{RULES['unet'].name}"] == pytest.approx(burden(shipped >= 3, shipped >= 2))
