@@ -18,6 +18,10 @@ pipeline's labels (bench/dump_cv_probs.py):
   (P(scar | myocardium) >= 0.5, P(no-reflow | scar) >= 0.5), optionally after the per-slice
   clean-up of stage 2 (largest wall component, the pool it encloses). The last, cleaned one is
   what stages/scar_refine.py runs.
+- "refined wall, head rules on blend w": the head's rules on (1 - w) the members' + w the
+  refiner's softmax inside its boxes.
+--presence-rows writes the shipped decision before its presence rule, scored under every rule
+of bench_cv's PRESENCE_GRID, for bench/calibrate_presence.py.
 Rows: scar Dice (patients with scar), myocardium and blood pool Dice, burden absolute error
 (bias), normal hearts below 1 %, no-reflow Dice (patients with no-reflow); paired Wilcoxon.
 """
