@@ -149,7 +149,7 @@ def report(args: argparse.Namespace) -> None:
         if f.stem not in refined:
             continue
         with np.load(f) as z:
-            d = training_crops(z)
+            d = training_crops(z, crop_factor=args.crop_factor)
             pred, lab = z["pred"], z["lab"]
         raw = d["x"][:, :N_CLASSES]
         ks, boxes, ref = d["ks"], d["boxes"], refined[f.stem]
@@ -287,17 +287,19 @@ def predict_folds(args: argparse.Namespace) -> None:
     """Each fold refiner of --models on its held-out patients with --orientations test-time
     orientations, written to --out as train_refiner writes them (refined_fold{k}.npz)."""
     import torch
-    from ScarSegmentationLib.scar.wall_refiner import ORIENTATIONS, refined_softmax
+    from ScarSegmentationLib.scar.wall_refiner import ORIENTATIONS, crop_factor_of, refined_softmax
     from ScarSegmentationLib.training.checkpoints import build_model
     from ScarSegmentationLib.training.train_refiner import load
 
     torch.set_num_threads(args.threads)
     orientations = ORIENTATION_SETS.get(args.orientations, ORIENTATIONS)
-    data = load(Path(args.probs), args.context)
+    data = load(Path(args.probs), args.context, args.crop_factor)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for k in range(5):
         blob = torch.load(Path(args.models.format(k=k)), weights_only=True)
+        if crop_factor_of(blob["config"]) != args.crop_factor:
+            raise SystemExit(f"{args.models.format(k=k)}: trained with another --crop-factor")
         net = build_model(blob["config"])
         net.load_state_dict(blob["state_dict"])
         net.eval()
@@ -318,6 +320,7 @@ def main() -> int:
     ap.add_argument("--models", help="predict first: fold refiner checkpoints, pattern with {k}")
     ap.add_argument("--orientations", type=int, default=8, choices=(1, 2, 4, 8))
     ap.add_argument("--context", type=int, default=1, help="the fold refiners' context")
+    ap.add_argument("--crop-factor", type=float, default=2.0, help="the fold refiners' crop factor")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
         "--presence-rows",

@@ -36,9 +36,9 @@ def runs(data_dir):
     captured = {}
     original = wr.refiner_inputs
 
-    def spy(probs, labels, std, context, apex_first):
-        out = original(probs, labels, std, context, apex_first)
-        captured.update(labels=labels.copy(), x=out[0])
+    def spy(probs, labels, std, context, apex_first, crop_factor):
+        out = original(probs, labels, std, context, apex_first, crop_factor)
+        captured.update(labels=labels.copy(), x=out[0], crop_factor=crop_factor)
         return out
 
     study = load_study(path)
@@ -56,6 +56,11 @@ def test_the_refiner_sees_the_labels_of_the_pipeline_without_it(runs):
     assert "scar_refine" in on.stages and "scar_refine" not in off.stages
     assert (captured["labels"] == labels_from_masks(off.masks, study.image.shape)).all()
     assert any("wall refiner" in n for n in on.notes)
+    from ScarSegmentationLib import weights
+    from ScarSegmentationLib.factory import REFINER
+    from ScarSegmentationLib.scar.wall_refiner import crop_factor_of
+
+    assert captured["crop_factor"] == crop_factor_of(weights.load_model(REFINER).config)
 
 
 def test_onnx_refiner_matches_its_torch_checkpoint_on_real_inputs(runs):

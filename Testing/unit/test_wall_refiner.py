@@ -37,6 +37,20 @@ def test_boxes_follow_the_heart_and_skip_slices_without_one():
     assert wr.boxes_for(np.stack([np.ones((1, 8, 8))] + [np.zeros((1, 8, 8))] * 4)) == {}
 
 
+def test_crop_factor_scales_the_box_and_comes_from_the_config():
+    _, probs = _study()
+    default, tight = wr.boxes_for(probs)[0], wr.boxes_for(probs, 1.5)[0]
+    heart_diameter = 2 * np.sqrt(np.count_nonzero(probs[0, 0] < 0.5) / np.pi)
+    assert default.side == pytest.approx(2.0 * heart_diameter)
+    assert tight.side == pytest.approx(1.5 * heart_diameter)
+    assert (tight.center_y, tight.center_x) == (default.center_y, default.center_x)
+    assert wr.crop_factor_of({}) == wr.CROP_FACTOR == 2.0  # refiners trained before the option
+    assert wr.crop_factor_of({"refiner_crop_factor": 1.5}) == 1.5
+    pred, _ = _study()
+    x, _, boxes = wr.refiner_inputs(probs, pred, probs[1], 0, crop_factor=1.5)
+    assert boxes[0] == tight and x.shape[-1] == wr.SIZE
+
+
 def test_channel_layout_round_trips():
     for context in (0, 1, 2):
         n = wr.in_channels(context)

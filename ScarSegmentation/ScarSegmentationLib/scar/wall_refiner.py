@@ -15,13 +15,20 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import softmax
 
-from ..crop import CropBox, box_for, extract, paste
+from ..crop import MIN_SIDE, CropBox, extract, lv_diameter, paste
 
 SIZE = 96
 N_CLASSES = 5  # background, blood pool, myocardium, scar, no-reflow
 IN_CHANNELS = 2 * N_CLASSES + 1  # softmax, pipeline labels one-hot, image
 NEIGHBOUR_CHANNELS = N_CLASSES + 1  # softmax and image of a neighbouring slice
 MIN_PROB = 1e-4  # floor of the softmax before its log: the refiner corrects log-probabilities
+# box side / equivalent diameter of the study's largest heart section, unless the refiner's
+# config names another (`refiner_crop_factor`): a tighter box gives the wall more crop pixels
+CROP_FACTOR = 2.0
+
+
+def crop_factor_of(config: Mapping[str, object]) -> float:
+    return float(config.get("refiner_crop_factor", CROP_FACTOR))  # type: ignore[arg-type]
 
 
 def in_channels(context: int) -> int:
@@ -43,14 +50,15 @@ def image_channels(n_channels: int) -> list[int]:
     ]
 
 
-def boxes_for(probs: np.ndarray) -> dict[int, CropBox]:
-    """Per slice with heart (P(background) < 0.5): a box centred on it, its side from the
-    study's largest heart section (one scale for the study). probs: (C, K, H, W)."""
+def boxes_for(probs: np.ndarray, crop_factor: float = CROP_FACTOR) -> dict[int, CropBox]:
+    """Per slice with heart (P(background) < 0.5): a box centred on it, its side `crop_factor`
+    times the equivalent diameter of the study's largest heart section (one scale for the
+    study). probs: (C, K, H, W)."""
     heart = probs[0].astype(np.float32) < 0.5
     areas = heart.reshape(len(heart), -1).sum(1)
     if areas.max() == 0:
         return {}
-    side = box_for((0.0, 0.0), float(areas.max())).side
+    side = max(crop_factor * lv_diameter(float(areas.max())), MIN_SIDE)
     out = {}
     for k in np.flatnonzero(areas > 0):
         cy, cx = ndimage.center_of_mass(heart[k])
@@ -91,12 +99,17 @@ def slice_input(
 
 
 def refiner_inputs(
-    probs: np.ndarray, labels: np.ndarray, std: np.ndarray, context: int, apex_first: bool = True
+    probs: np.ndarray,
+    labels: np.ndarray,
+    std: np.ndarray,
+    context: int,
+    apex_first: bool = True,
+    crop_factor: float = CROP_FACTOR,
 ) -> tuple[np.ndarray, list[int], list[CropBox]]:
     """Every heart slice's input (N, C, SIZE, SIZE), its slice indices and boxes."""
     probs = probs.astype(np.float32)
     std = std.astype(np.float32)
-    boxes = boxes_for(probs)
+    boxes = boxes_for(probs, crop_factor)
     x = [slice_input(probs, labels, std, k, box, context, apex_first) for k, box in boxes.items()]
     shape = (0, in_channels(context), SIZE, SIZE)
     return (
@@ -106,12 +119,14 @@ def refiner_inputs(
     )
 
 
-def training_crops(z: Mapping[str, np.ndarray], context: int = 0) -> dict:
+def training_crops(
+    z: Mapping[str, np.ndarray], context: int = 0, crop_factor: float = CROP_FACTOR
+) -> dict:
     """One patient of bench/dump_cv_probs.py (`probs`, `pred`, `std`, reference `lab`, `fold`,
     `apex_first` where recorded, else the stored order): the refiner's inputs `x` and the
     reference labels `y` cut by the same boxes."""
     apex_first = bool(z["apex_first"]) if "apex_first" in z else True
-    x, ks, boxes = refiner_inputs(z["probs"], z["pred"], z["std"], context, apex_first)
+    x, ks, boxes = refiner_inputs(z["probs"], z["pred"], z["std"], context, apex_first, crop_factor)
     y = [extract(z["lab"][k], box, SIZE, order=0) for k, box in zip(ks, boxes, strict=True)]
     return {"x": x, "y": np.array(y, np.int64).reshape(-1, SIZE, SIZE), "ks": ks,
             "boxes": boxes, "fold": int(z["fold"])}  # fmt: skip

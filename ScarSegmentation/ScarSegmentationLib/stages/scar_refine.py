@@ -54,6 +54,7 @@ class ScarRefineStage:
     ) -> None:
         self.refiner = refiner
         self.context = wr.context_of(int(refiner.config["in_channels"]))
+        self.crop_factor = wr.crop_factor_of(refiner.config)
         self.scar = scar
         self.presence = presence
 
@@ -84,7 +85,9 @@ class ScarRefineStage:
         labels = self.scar_labels(ctx)
         order = np.asarray(ctx.study.apex_to_base)
         apex_first = len(order) < 2 or bool(order[0] < order[-1])
-        x, ks, boxes = wr.refiner_inputs(probs, labels, std, self.context, apex_first)
+        x, ks, boxes = wr.refiner_inputs(
+            probs, labels, std, self.context, apex_first, self.crop_factor
+        )
         if not ks:
             return
         progress(0.1, f"refining the wall on {len(ks)} slices")

@@ -1,7 +1,7 @@
 """Train the wall refiner (out-of-fold stacking on the scar net's cross-validated softmax).
 
     python -m ScarSegmentationLib.training.train_refiner --probs runs/probs --out runs/refiner \
-        --fold K [--context 1] [--epochs 40] [--threads 1] [--balanced]
+        --fold K [--context 1] [--epochs 40] [--threads 1] [--balanced] [--crop-factor 2]
     python -m ScarSegmentationLib.training.train_refiner --probs runs/probs --out runs/refiner \
         --fold all --context 1 [--install]
 
@@ -38,25 +38,26 @@ NAME = "scar_refiner"
 CLASS_NAMES = ["background", "blood_pool", "myocardium", "scar", "no_reflow"]
 
 
-def load(probs_dir: Path, context: int = 0) -> dict[str, dict]:
+def load(probs_dir: Path, context: int = 0, crop_factor: float = ri.CROP_FACTOR) -> dict[str, dict]:
     files = sorted(Path(probs_dir).glob("*.npz"))
     if not files:
         raise SystemExit(f"no npz files in {probs_dir}: run bench/dump_cv_probs.py first")
     out = {}
     for f in files:
         with np.load(f) as z:
-            out[f.stem] = ri.training_crops(z, context)
+            out[f.stem] = ri.training_crops(z, context, crop_factor)
     return out
 
 
-def build_net(context: int = 0) -> ResUNet:
+def build_net(context: int = 0, crop_factor: float = ri.CROP_FACTOR) -> ResUNet:
     net = ResUNet(
         ri.in_channels(context), ri.N_CLASSES, base_filters=16, depth=4, dropout=0.1,
         input_size=ri.SIZE,
     )  # fmt: skip
     torch.nn.init.zeros_(net.head.weight)
     torch.nn.init.zeros_(net.head.bias)
-    net.config.update({"class_names": CLASS_NAMES, "role": "refiner", "refiner_context": context})
+    net.config.update({"class_names": CLASS_NAMES, "role": "refiner", "refiner_context": context,
+                       "refiner_crop_factor": crop_factor})  # fmt: skip
     return net
 
 
@@ -81,12 +82,13 @@ def augment(
 def fit(
     x: np.ndarray, y: np.ndarray, context: int, seed: int, epochs: int = 40, batch: int = 16,
     lr: float = 1e-3, weights_per_sample: np.ndarray | None = None, log=print,  # noqa: ANN001
+    crop_factor: float = ri.CROP_FACTOR,
 ) -> ResUNet:  # fmt: skip
     """Train a refiner on crops x (N, C, S, S) and labels y (N, S, S); `weights_per_sample`
     draws the epoch's samples with those probabilities (else a permutation)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = build_net(context)
+    net = build_net(context, crop_factor)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * (len(x) // batch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (1 - s / steps) ** 0.9)
@@ -139,12 +141,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--context", type=int, default=1, help="neighbouring slices each side")
+    ap.add_argument(
+        "--crop-factor",
+        type=float,
+        default=ri.CROP_FACTOR,
+        help="box side / the largest heart section's equivalent diameter",
+    )
     ap.add_argument("--balanced", action="store_true", help="half of the draws per centre")
     ap.add_argument("--install", action="store_true", help="--fold all: into the models folder")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     held_out = None if args.fold == "all" else int(args.fold)
-    data = load(Path(args.probs), args.context)
+    data = load(Path(args.probs), args.context, args.crop_factor)
     train_set = {n: d for n, d in data.items() if d["fold"] != held_out and len(d["x"])}
     x = np.concatenate([d["x"] for d in train_set.values()])
     y = np.concatenate([d["y"] for d in train_set.values()])
@@ -155,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = 5 if held_out is None else held_out
     tag = "all" if held_out is None else f"fold {held_out}"
     net = fit(x, y, args.context, seed, args.epochs, args.batch, args.lr, balance,
-              log=lambda s: print(f"{tag} {s}", flush=True))  # fmt: skip
+              log=lambda s: print(f"{tag} {s}", flush=True), crop_factor=args.crop_factor)  # fmt: skip
     extra = {"trained_on": f"{len(train_set)} patients, {len(x)} slices", "epochs": args.epochs}
     if held_out is None:
         dest = weights.models_dir() if args.install else out
