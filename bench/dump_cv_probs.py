@@ -1,7 +1,7 @@
 """Held-out class probabilities of the fold models, for decision rules studied offline.
 
     .venv/bin/python bench/dump_cv_probs.py --models 'runs/cv5ds/fold{k}' --out runs/probs \
-        [--folds 0,1,2,3,4] [--threads 1] [--mc 4]
+        [--folds 0,1,2,3,4] [--threads 1] [--mc 4] [--variant noise]
 
 Runs each fold's pipeline (as bench_cv, scar method unet, presence rule on) on that fold's
 held-out patients and writes one compressed npz per patient: `lab` (reference labels, EMIDEC
@@ -11,6 +11,8 @@ outside the crops background = 1), `std` (the standardised image, float16), `fol
 index 0 at the apex; the wall refiner puts neighbours apex side first). The
 myocardium stage's passes are read from the pipeline context by a probe stage placed after it;
 nothing in the pipeline changes. A patient whose npz exists is skipped (resumable).
+`--variant` shows the studies differently first (bench_robustness.py's variants, as bench_cv:
+e.g. `noise`, 3 % Rician noise), for a refiner trained or scored on noisy images.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ sys.path[:0] = [
 ]
 
 from bench_myocardium import studies_for  # noqa: E402
+from bench_robustness import variant  # noqa: E402
 from ScarSegmentationLib.data.folds import load_folds  # noqa: E402
 from ScarSegmentationLib.errors import NoHeartFoundError  # noqa: E402
 from ScarSegmentationLib.outputs import labels_from_masks  # noqa: E402
@@ -61,6 +64,7 @@ def main() -> int:
     ap.add_argument("--folds", default="0,1,2,3,4")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--mc", type=int, default=PipelineOptions.mc_samples)
+    ap.add_argument("--variant", default="as_is", help="bench_robustness.py's variant, e.g. noise")
     args = ap.parse_args()
 
     from ScarSegmentationLib.factory import build_pipeline
@@ -79,6 +83,7 @@ def main() -> int:
         at = [s.name for s in pipeline.stages].index("myocardium") + 1
         pipeline.stages.insert(at, probe)
         for _centre, pid, study, lab in studies_for(todo, nifti=False):
+            study, lab = variant(args.variant, study, lab)
             try:
                 result = pipeline.run(study)
             except NoHeartFoundError as exc:
