@@ -20,6 +20,7 @@ pipeline's labels (bench/dump_cv_probs.py):
   what stages/scar_refine.py runs.
 - "refined wall, head rules on blend w": the head's rules on (1 - w) the members' + w the
   refiner's softmax inside its boxes.
+- "refined wall, head rules at P(scar|wall) >= t" (`--thresholds`): the scar threshold moved.
 --presence-rows writes the shipped decision before its presence rule, scored under every rule
 of bench_cv's PRESENCE_GRID, for bench/calibrate_presence.py.
 Rows: scar Dice (patients with scar), myocardium and blood pool Dice, burden absolute error
@@ -79,6 +80,7 @@ def with_scar(
     probs: np.ndarray,
     scar_from: str,
     presence: bool = True,
+    threshold: float | None = None,
 ) -> np.ndarray:
     """Labels with the refiner's wall and pool; the scar inside the wall from the pipeline's
     labels (`"pipeline"`), the members' argmax of myocardium / scar / no-reflow (`"members"`),
@@ -90,7 +92,8 @@ def with_scar(
         out[wall] = 2 + probs[2:].argmax(0)[wall]
     else:  # the head's own rules (stages/scar_unet.py) at the pipeline's threshold
         by_slice = np.moveaxis(probs, 0, 1)  # (K, C, H, W)
-        scar = wall & (scar_given_myocardium(by_slice) >= PipelineOptions.scar_threshold)
+        t = PipelineOptions.scar_threshold if threshold is None else threshold
+        scar = wall & (scar_given_myocardium(by_slice) >= t)
         out[scar] = SCAR
         out[scar & (no_reflow_given_scar(by_slice) >= 0.5)] = NO_REFLOW
     if not presence:
@@ -178,6 +181,12 @@ def report(args: argparse.Namespace) -> None:
                     with_scar(pred, wall, pool, blend(probs, refined_probs, w), "rules"), lab
                 )
                 for w in BLEND_WEIGHTS
+            },
+            **{
+                f"refined wall, head rules at P(scar|wall) >= {t:g}": scores(
+                    with_scar(pred, wall, pool, probs, "rules", threshold=t), lab
+                )
+                for t in args.thresholds
             },
         }
         if args.presence_rows:
@@ -326,6 +335,13 @@ def main() -> int:
         "--presence-rows",
         help="write the shipped decision's PRESENCE_GRID rows "
         "(TSV for bench/calibrate_presence.py)",
+    )
+    ap.add_argument(
+        "--thresholds",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also decide the scar at these P(scar | wall) thresholds",
     )
     ap.add_argument("--against", help="another refiner's --out: paired comparison with this one")
     args = ap.parse_args()

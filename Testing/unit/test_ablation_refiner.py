@@ -74,3 +74,16 @@ def test_presence_row_scores_the_decision_before_the_rule():
     # the shipped rule's column is the shipped decision's burden
     shipped = with_scar(pred, wall, pool, full, "rules")
     assert row[f"burden@{RULES['unet'].name}"] == pytest.approx(burden(shipped >= 3, shipped >= 2))
+
+
+def test_a_lower_scar_threshold_only_adds_scar_inside_the_same_wall():
+    pred, probs = _study()
+    boxes = wr.boxes_for(probs)
+    crops = _crops(probs, boxes)
+    wall, pool = wr.refined_wall(pred, [0], [boxes[0]], crops)
+    full = study_probs(pred.shape, [0], [boxes[0]], crops)
+    full[3, 0][pred[0] == 2] = full[2, 0][pred[0] == 2] * 0.7  # P(scar | wall) about 0.4 there
+    high = with_scar(pred, wall, pool, full, "rules", presence=False, threshold=0.5)
+    low = with_scar(pred, wall, pool, full, "rules", presence=False, threshold=0.3)
+    assert ((high >= 3) <= (low >= 3)).all() and (low >= 3).sum() > (high >= 3).sum()
+    assert ((low >= 2) == wall).all() and ((high >= 2) == wall).all()
