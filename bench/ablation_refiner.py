@@ -44,6 +44,7 @@ sys.path[:0] = [
     str(REPO / "ScarQuantification"),
 ]
 
+from bench_cv import presence_columns, write_rows  # noqa: E402
 from bench_pipeline import burden  # noqa: E402
 from ScarQuantificationLib.metrics import dice  # noqa: E402
 from ScarSegmentationLib.crop import CropBox, paste  # noqa: E402
@@ -190,10 +191,10 @@ def report(args: argparse.Namespace) -> None:
             },
         }
         if args.presence_rows:
-            grid_rows.append(presence_row(f.stem, int(z_fold(f)), pred, wall, pool, probs, lab))
+            grid_rows.append(presence_row(f.stem, d["fold"], pred, wall, pool, probs, lab))
     (out / "rows.json").write_text(json.dumps(rows))
     if args.presence_rows:
-        write_tsv(Path(args.presence_rows), grid_rows)
+        write_rows(grid_rows, Path(args.presence_rows))
     for centre in ("emidec", "myops"):
         names = [n for n in rows if n.startswith(centre)]
         if not names:
@@ -222,11 +223,6 @@ def report(args: argparse.Namespace) -> None:
             )
 
 
-def z_fold(f: Path) -> int:
-    with np.load(f) as z:
-        return int(z["fold"])
-
-
 def presence_row(
     stem: str,
     fold: int,
@@ -238,21 +234,12 @@ def presence_row(
 ) -> dict:
     """The shipped decision before the presence rule, scored under every rule of bench_cv's
     PRESENCE_GRID (the columns bench/calibrate_presence.py reads)."""
-    from bench_cv import presence_columns
-
     labels = with_scar(pred, wall, pool, probs, "rules", presence=False)
     prob = scar_given_myocardium(np.moveaxis(probs, 0, 1))
     centre = "MyoPS" if stem.startswith("myops") else "EMIDEC PNG"
     return {"centre": centre, "patient": stem.split("_", 1)[1], "fold": fold,
             "ref_burden": burden(lab >= SCAR, lab >= 2),
             **presence_columns(labels >= SCAR, labels >= 2, lab, prob)}  # fmt: skip
-
-
-def write_tsv(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    keys = list(rows[0])
-    lines = ["\t".join(keys)] + ["\t".join(str(r[k]) for k in keys) for r in rows]
-    path.write_text("\n".join(lines) + "\n")
 
 
 SHIPPED = "refined wall, scar head rules"  # the decision stages/scar_refine.py runs

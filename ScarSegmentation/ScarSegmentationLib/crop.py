@@ -37,8 +37,10 @@ def lv_diameter(area_pixels: float) -> float:
     return 2.0 * float(np.sqrt(max(area_pixels, 0.0) / np.pi))
 
 
-def box_for(center_yx: tuple[float, float], lv_area_pixels: float) -> CropBox:
-    side = max(CROP_FACTOR * lv_diameter(lv_area_pixels), MIN_SIDE)
+def box_for(
+    center_yx: tuple[float, float], lv_area_pixels: float, factor: float = CROP_FACTOR
+) -> CropBox:
+    side = max(factor * lv_diameter(lv_area_pixels), MIN_SIDE)
     return CropBox(float(center_yx[0]), float(center_yx[1]), side)
 
 

@@ -22,6 +22,17 @@ def _crops(probs, boxes):
     return np.stack([[extract(probs[c, 0], boxes[0], wr.SIZE) for c in range(wr.N_CLASSES)]])
 
 
+def _refined_study():
+    """The test study with its own softmax as the refiner's output: labels, wall, pool and the
+    members' softmax on the study grid."""
+    pred, probs = _study()
+    boxes = wr.boxes_for(probs)
+    crops = _crops(probs, boxes)
+    wall, pool = wr.refined_wall(pred, [0], [boxes[0]], crops)
+    full = study_probs(pred.shape, [0], [boxes[0]], crops)
+    return pred, wall, pool, full
+
+
 def test_decision_applies_the_presence_rule():
     pred, probs = _study()
     probs[2, 0][pred[0] == 3] = 0.9  # the right half is healthy wall
@@ -35,11 +46,7 @@ def test_decision_applies_the_presence_rule():
 
 
 def test_scar_inside_the_refined_wall_by_each_rule():
-    pred, probs = _study()
-    boxes = wr.boxes_for(probs)
-    crops = _crops(probs, boxes)
-    wall, pool = wr.refined_wall(pred, [0], [boxes[0]], crops)
-    full = study_probs(pred.shape, [0], [boxes[0]], crops)
+    pred, wall, pool, full = _refined_study()
     for rule in ("pipeline", "members", "rules"):
         out = with_scar(pred, wall, pool, full, rule)
         assert ((out >= 2) == wall).all() and ((out == 1) == pool).all()
@@ -59,11 +66,7 @@ def test_blend_weights_the_refiner_inside_its_boxes_only():
 
 
 def test_presence_row_scores_the_decision_before_the_rule():
-    pred, probs = _study()
-    boxes = wr.boxes_for(probs)
-    crops = _crops(probs, boxes)
-    wall, pool = wr.refined_wall(pred, [0], [boxes[0]], crops)
-    full = study_probs(pred.shape, [0], [boxes[0]], crops)
+    pred, wall, pool, full = _refined_study()
     lab = pred.copy()
     row = presence_row("emidec_Case_P001", 3, pred, wall, pool, full, lab)
     assert row["centre"] == "EMIDEC PNG" and row["patient"] == "Case_P001" and row["fold"] == 3
@@ -77,11 +80,7 @@ def test_presence_row_scores_the_decision_before_the_rule():
 
 
 def test_a_lower_scar_threshold_only_adds_scar_inside_the_same_wall():
-    pred, probs = _study()
-    boxes = wr.boxes_for(probs)
-    crops = _crops(probs, boxes)
-    wall, pool = wr.refined_wall(pred, [0], [boxes[0]], crops)
-    full = study_probs(pred.shape, [0], [boxes[0]], crops)
+    pred, wall, pool, full = _refined_study()
     full[3, 0][pred[0] == 2] = full[2, 0][pred[0] == 2] * 0.7  # P(scar | wall) about 0.4 there
     high = with_scar(pred, wall, pool, full, "rules", presence=False, threshold=0.5)
     low = with_scar(pred, wall, pool, full, "rules", presence=False, threshold=0.3)

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import softmax
 
-from ..crop import MIN_SIDE, CropBox, extract, lv_diameter, paste
+from ..crop import CropBox, box_for, extract, paste
 
 SIZE = 96
 N_CLASSES = 5  # background, blood pool, myocardium, scar, no-reflow
@@ -58,7 +58,7 @@ def boxes_for(probs: np.ndarray, crop_factor: float = CROP_FACTOR) -> dict[int, 
     areas = heart.reshape(len(heart), -1).sum(1)
     if areas.max() == 0:
         return {}
-    side = max(crop_factor * lv_diameter(float(areas.max())), MIN_SIDE)
+    side = box_for((0.0, 0.0), float(areas.max()), crop_factor).side
     out = {}
     for k in np.flatnonzero(areas > 0):
         cy, cx = ndimage.center_of_mass(heart[k])
